@@ -1,0 +1,29 @@
+# Everything runs from the virtual environment in .venv, created on demand.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export DJANGO_DEBUG ?= 1
+
+.PHONY: run test install migrate messages clean
+
+$(BIN)/activate: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py add_default_sources
+	$(PY) manage.py fetch_news
+
+test: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,117 @@
+"""Build Google News RSS feed URLs from their query parts.
+
+Google does not document these feeds; the shapes below are the ones its own
+pages link to:
+
+    top stories  https://news.google.com/rss?hl=..&gl=..&ceid=..
+    topic        https://news.google.com/rss/headlines/section/topic/BUSINESS?..
+    topic id     https://news.google.com/rss/topics/<id>?..
+    location     https://news.google.com/rss/headlines/section/geo/<place>?..
+    search       https://news.google.com/rss/search?q=<query>+when:1d&..
+"""
+
+import datetime
+import re
+from urllib.parse import quote, urlencode
+
+BASE_URL = "https://news.google.com/rss"
+DEFAULT_HL = "zh-TW"
+DEFAULT_GL = "TW"
+DEFAULT_CEID = "TW:zh-Hant"
+
+# Named sections that /headlines/section/topic/ accepts.
+SECTIONS = (
+    "WORLD",
+    "NATION",
+    "BUSINESS",
+    "TECHNOLOGY",
+    "ENTERTAINMENT",
+    "SPORTS",
+    "SCIENCE",
+    "HEALTH",
+)
+
+# `when:` takes a count and a unit: hours, days, months or years.
+WHEN_PATTERN = re.compile(r"^[1-9][0-9]{0,3}[hdmy]$")
+# A topic id is URL-safe base64, as Google's topic pages use.
+TOPIC_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
+
+
+class InvalidGoogleNewsQuery(ValueError):
+    """The query parts cannot form a Google News feed URL."""
+
+
+def build_url(
+    mode="top",
+    *,
+    topic="",
+    query="",
+    when="",
+    after=None,
+    before=None,
+    hl=DEFAULT_HL,
+    gl=DEFAULT_GL,
+    ceid=DEFAULT_CEID,
+):
+    """Return the feed URL for the given parts.
+
+    Raises InvalidGoogleNewsQuery with a message that names the bad part.
+    """
+    params = {"hl": hl, "gl": gl, "ceid": ceid}
+    for name, value in params.items():
+        if not value or not re.match(r"^[A-Za-z0-9:_-]+$", value):
+            raise InvalidGoogleNewsQuery(
+                f"{name}={value!r} is not a valid language or region code "
+                "(for example hl=zh-TW, gl=TW, ceid=TW:zh-Hant)."
+            )
+    if when and mode != "search":
+        raise InvalidGoogleNewsQuery("A time window (when) applies only to searches.")
+
+    if mode == "top":
+        path = ""
+    elif mode == "topic":
+        path = _topic_path(topic)
+    elif mode == "geo":
+        if not query.strip():
+            raise InvalidGoogleNewsQuery("A location feed needs a place name.")
+        path = "/headlines/section/geo/" + quote(query.strip(), safe="")
+    elif mode == "search":
+        params = {"q": _search_terms(query, when, after, before), **params}
+        path = "/search"
+    else:
+        raise InvalidGoogleNewsQuery(
+            f"Unknown Google News feed {mode!r}; use top, topic, geo or search."
+        )
+    return f"{BASE_URL}{path}?{urlencode(params, quote_via=quote, safe=':')}"
+
+
+def _topic_path(topic):
+    topic = topic.strip()
+    if topic.upper() in SECTIONS:
+        return "/headlines/section/topic/" + topic.upper()
+    if TOPIC_ID_PATTERN.match(topic):
+        return "/topics/" + topic
+    raise InvalidGoogleNewsQuery(
+        f"Unknown topic {topic!r}. Use one of {', '.join(SECTIONS)} "
+        "or a topic id copied from a Google News topic URL."
+    )
+
+
+def _search_terms(query, when, after, before):
+    terms = query.strip()
+    if not terms:
+        raise InvalidGoogleNewsQuery("A search feed needs a query.")
+    if when:
+        if not WHEN_PATTERN.match(when):
+            raise InvalidGoogleNewsQuery(
+                f"Time window {when!r} is invalid; use a number and a unit "
+                "h, d, m or y, for example 1h, 1d or 7d."
+            )
+        terms += f" when:{when}"
+    for operator, day in (("after", after), ("before", before)):
+        if day is None:
+            continue
+        if not isinstance(day, datetime.date):
+            raise InvalidGoogleNewsQuery(f"{operator} must be a date, got {day!r}.")
+        terms += f" {operator}:{day.isoformat()}"
+    return terms

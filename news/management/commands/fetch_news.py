@@ -1,0 +1,80 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from news.fetching import create_run, run_fetch
+from news.models import FetchRun, Source, SourceResult
+
+
+class Command(BaseCommand):
+    help = _(
+        "Fetch every enabled source (or the named ones) in the foreground and "
+        "store their articles. Exits 0 when every source succeeded, 1 when any failed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--source",
+            action="append",
+            dest="sources",
+            metavar="NAME",
+            help=_("Fetch only the source with this name. Repeat for several sources."),
+        )
+
+    def handle(self, *args, sources=None, **options):
+        selected = self._select_sources(sources)
+        run = create_run(FetchRun.Trigger.COMMAND, sources=selected)
+        run = run_fetch(run, on_source_done=self._print_result)
+
+        self.stdout.write(
+            _(
+                "Run #%(id)s %(status)s: %(succeeded)d of %(total)d sources succeeded, "
+                "%(entries)d entries seen, %(created)d articles created, "
+                "%(updated)d updated."
+            )
+            % {
+                "id": run.pk,
+                "status": run.get_status_display(),
+                "succeeded": run.sources_succeeded,
+                "total": run.sources_total,
+                "entries": run.entries_seen,
+                "created": run.articles_created,
+                "updated": run.articles_updated,
+            }
+        )
+        if run.sources_failed:
+            raise CommandError(
+                _("%(failed)d of %(total)d sources failed; see the lines above.")
+                % {"failed": run.sources_failed, "total": run.sources_total}
+            )
+
+    def _select_sources(self, names):
+        if not names:
+            return None
+        found = {source.name: source for source in Source.objects.filter(name__in=names)}
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise CommandError(
+                _("No source named %(names)s. List them with the admin or add one with add_source.")
+                % {"names": ", ".join(repr(name) for name in missing)},
+                returncode=2,
+            )
+        return list(found.values())
+
+    def _print_result(self, result):
+        if result.status == SourceResult.Status.FAILED:
+            line = _("FAILED %(name)s: %(error)s") % {
+                "name": result.source_name,
+                "error": result.error_message,
+            }
+            self.stdout.write(self.style.ERROR(line))
+            return
+        line = _("%(status)s %(name)s: %(entries)d entries, %(created)d new, %(updated)d updated") % {
+            "status": result.get_status_display(),
+            "name": result.source_name,
+            "entries": result.entries_seen,
+            "created": result.articles_created,
+            "updated": result.articles_updated,
+        }
+        self.stdout.write(self.style.SUCCESS(line))
+        if result.warning:
+            self.stdout.write(self.style.WARNING(_("  warning: %(warning)s") % {"warning": result.warning}))
