@@ -1,0 +1,88 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import translation
+
+from news.models import Article, Source
+from news.sources import DEFAULT_SOURCES
+from tests.feedserver import item, rss
+
+
+def run_command(*args):
+    """Run a command in English and return what it wrote to stdout."""
+    out = StringIO()
+    with translation.override("en"):
+        call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_add_source_prints_created_source(db):
+    output = run_command("add_source", "https://example.com/feed.xml", "--name", "範例")
+    source = Source.objects.get()
+    assert output.strip() == f"Added source {source.pk} 範例: https://example.com/feed.xml"
+
+
+def test_add_source_rejects_duplicate_url_with_exit_code_2(db):
+    run_command("add_source", "https://example.com/feed.xml")
+    with pytest.raises(CommandError, match="already exists") as raised:
+        run_command("add_source", "https://example.com/feed.xml", "--name", "另一個")
+    assert raised.value.returncode == 2
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/feed", "not a url", "file:///etc/passwd"])
+def test_add_source_rejects_invalid_url_with_exit_code_2(db, url):
+    with pytest.raises(CommandError, match="not a valid feed URL") as raised:
+        run_command("add_source", url)
+    assert raised.value.returncode == 2
+
+
+def test_add_source_builds_google_news_search(db):
+    run_command("add_source", "--google-news", "--search", "台股", "--when", "1d")
+    source = Source.objects.get()
+    assert source.url == (
+        "https://news.google.com/rss/search?q=%E5%8F%B0%E8%82%A1%20when:1d"
+        "&hl=zh-TW&gl=TW&ceid=TW:zh-Hant"
+    )
+
+
+def test_add_source_rejects_bad_time_window_with_exit_code_2(db):
+    with pytest.raises(CommandError, match="Time window") as raised:
+        run_command("add_source", "--google-news", "--search", "台股", "--when", "soon")
+    assert raised.value.returncode == 2
+
+
+def test_add_default_sources_never_adds_twice(db):
+    run_command("add_default_sources")
+    run_command("add_default_sources")
+    assert Source.objects.count() == len(DEFAULT_SOURCES)
+
+
+def test_fetch_news_prints_one_line_per_source_and_total(db, feed_server):
+    url = feed_server.add("/a.xml", rss(item("a1", "第一則"), item("a2", "第二則")))
+    run_command("add_source", url, "--name", "甲")
+    output = run_command("fetch_news").splitlines()
+    assert output[0] == "Succeeded 甲: 2 entries, 2 new, 0 updated"
+    assert output[-1].startswith("Run #")
+
+
+def test_fetch_news_exits_1_when_a_source_fails(db, feed_server):
+    run_command("add_source", feed_server.add("/ok.xml", rss(item("o1", "好"))), "--name", "好")
+    run_command("add_source", feed_server.add("/bad.xml", b"", status=500), "--name", "壞")
+    with pytest.raises(CommandError, match="1 of 2 sources failed") as raised:
+        run_command("fetch_news")
+    assert raised.value.returncode == 1
+    assert Article.objects.count() == 1
+
+
+def test_fetch_news_only_fetches_named_source(db, feed_server):
+    run_command("add_source", feed_server.add("/a.xml", rss(item("a1", "甲新聞"))), "--name", "甲")
+    run_command("add_source", feed_server.add("/b.xml", rss(item("b1", "乙新聞"))), "--name", "乙")
+    run_command("fetch_news", "--source", "乙")
+    assert list(Article.objects.values_list("title", flat=True)) == ["乙新聞"]
+
+
+def test_fetch_news_rejects_unknown_source_name(db):
+    with pytest.raises(CommandError, match="No source named '不存在'") as raised:
+        run_command("fetch_news", "--source", "不存在")
+    assert raised.value.returncode == 2
