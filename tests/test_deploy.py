@@ -210,3 +210,15 @@ def test_gunicorn_logs_requests_without_token(gunicorn):
     log = log_file.read_text()
     assert "Not Found: /no-such-page/" in log
     assert token not in log
+
+
+def test_admin_index_links_queue_statistics(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    assert 'href="/admin/django_rq/dashboard/"' in response.content.decode()
+
+
+def test_queue_statistics_need_staff_login(client):
+    response = client.get("/django-rq/")
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]

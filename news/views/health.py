@@ -10,4 +10,8 @@ from news.health import check_health
 def healthz(request):
     """Report the health of every part as JSON: 200 when all pass, 503 otherwise."""
     report = check_health()
-    return JsonResponse(report.as_dict(), status=200 if report.healthy else 503)
+    return JsonResponse(
+        report.as_dict(),
+        status=200 if report.healthy else 503,
+        json_dumps_params={"ensure_ascii": False},
+    )
