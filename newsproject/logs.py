@@ -32,6 +32,7 @@ URL_VARIABLES = ("DATABASE_URL", "REDIS_URL")
 AUTHORIZATION_CREDENTIALS = re.compile(
     r"\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{%d,}" % MIN_SECRET_LENGTH, re.IGNORECASE
 )
+RUN_AND_SOURCE_IDS = re.compile(r"run (?P<run_id>\d+)(?: source (?P<source_id>\d+))?\b")
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
 
 
@@ -114,7 +115,12 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonLineFormatter(JsonFormatter):
-    """One JSON object per line: time, level, logger, message and any extras."""
+    """One JSON object per line: time, level, logger, message and any extras.
+
+    A message that starts with "run <id>" or "run <id> source <id>", as the
+    fetch service's lines do, also gets the fields run_id and source_id, so
+    a collector can filter on them.
+    """
 
     def __init__(self):
         super().__init__(
@@ -124,6 +130,14 @@ class JsonLineFormatter(JsonFormatter):
 
     def formatTime(self, record, datefmt=None):
         return format_time(record)
+
+    def add_fields(self, log_data, record, message_dict):
+        super().add_fields(log_data, record, message_dict)
+        ids = RUN_AND_SOURCE_IDS.match(record.getMessage())
+        if ids:
+            log_data.setdefault("run_id", int(ids["run_id"]))
+            if ids["source_id"]:
+                log_data.setdefault("source_id", int(ids["source_id"]))
 
     def format(self, record):
         return redact(super().format(record))
@@ -156,8 +170,9 @@ def logging_config(log_format, news_level="INFO", loggers=None):
         },
         "root": {"handlers": ["console"], "level": "WARNING"},
         "loggers": {
-            # Django's own configuration also prints django.* records when
-            # DEBUG is on; clearing its handlers keeps one line per event.
+            # Django's default logging also prints django.* records to the
+            # console when DEBUG is on. Clearing its handlers keeps one line
+            # per event.
             "django": {"handlers": [], "level": "INFO", "propagate": True},
             "news": {"level": news_level},
             **extra_loggers,

@@ -89,8 +89,24 @@ def test_json_lines_parse_with_extras(log_output):
         assert event["level"] == "INFO"
         assert event["logger"] == "news.fetching"
         assert event["run_id"] == 7
+        assert event["time"].endswith("+00:00")
     else:
         assert line.endswith("INFO news.fetching run 7 source 12: 台灣新聞")
+
+
+@pytest.mark.parametrize(
+    "message, fields",
+    [
+        ("run 42 source 7 (https://example.com/feed.xml) failed: timeout", {"run_id": 42, "source_id": 7}),
+        ("run 42 finished: status=succeeded", {"run_id": 42}),
+        ("health: redis recovered", {}),
+        ("rerun 42 later", {}),
+    ],
+)
+def test_json_line_adds_run_and_source_ids(message, fields):
+    record = logging.LogRecord("news.fetching", logging.INFO, __file__, 1, message, None, None)
+    event = json.loads(FORMATTERS["json"]().format(record))
+    assert {name: event[name] for name in ("run_id", "source_id") if name in event} == fields
 
 
 @override_settings(NEWS_TRIGGER_TOKEN=TOKEN)
