@@ -218,7 +218,7 @@ RQ_API_TOKEN = env_str("RQ_API_TOKEN")
 # Health check (/healthz). Times are in seconds.
 NEWS_HEALTH_TIMEOUT = env_float("NEWS_HEALTH_TIMEOUT", 2.0, minimum=0.1)
 # An idle RQ worker (RQ 3.0, default worker TTL of 420 s) writes a heartbeat
-# about every 405 s, so a shorter limit would report healthy idle workers.
+# about every 405 s, so a shorter limit would report idle, healthy workers as failing.
 NEWS_HEALTH_WORKER_MAX_AGE = env_int("NEWS_HEALTH_WORKER_MAX_AGE", 600, minimum=1)
 # Three scheduled intervals: one late or failed run alone does not page anyone.
 NEWS_HEALTH_RUN_MAX_AGE = env_int(
