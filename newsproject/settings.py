@@ -11,7 +11,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from newsproject.env import env_bool, env_float, env_int, env_list, env_str
+from newsproject.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from newsproject.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NEWS_VAR_DIR", str(BASE_DIR / "var")))
@@ -27,9 +28,36 @@ if not SECRET_KEY:
             "or set DJANGO_DEBUG=1 for local development."
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+# Old keys still accepted for signed values while a new SECRET_KEY rolls out.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# HTTPS. DJANGO_HTTPS=1 declares that browsers reach the site over HTTPS only.
+# It turns on secure cookies, the redirect from HTTP to HTTPS and HSTS, which
+# is what `manage.py check --deploy` asks for. The defaults stay off so that a
+# development server on plain HTTP keeps working.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", HTTPS)
+# Load balancers and monitors probe the health check over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0, minimum=0)
+# Both commit every subdomain (and, with preload, every browser's built-in list)
+# to HTTPS, so they are opt-in even with DJANGO_HTTPS=1.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+# Behind a proxy that ends TLS, Django sees plain HTTP. The proxy then names the
+# original scheme in a header such as X-Forwarded-Proto, which must be trusted
+# only when the proxy overwrites it on every request.
+PROXY_HTTPS_HEADER = env_str("DJANGO_PROXY_HTTPS_HEADER").strip()
+if PROXY_HTTPS_HEADER:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + PROXY_HTTPS_HEADER.upper().replace("-", "_"),
+        "https",
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +72,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files (the admin's CSS and JavaScript) from
+    # gunicorn, so no separate web server is needed for them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -93,6 +124,12 @@ else:
             },
         }
     }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Without a limit, a database host that drops packets holds every request
+    # (and the health check) until the operating system gives up, minutes later.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("TEST", {})
     # The test database is a file, not :memory:, so worker processes started
@@ -144,21 +181,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "line"},
-    },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "news": {"level": env_str("NEWS_LOG_LEVEL", "INFO")},
-    },
+# `collectstatic` writes compressed copies and names that carry a content hash,
+# so WhiteNoise can let browsers cache them for ever.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Logging: one line per event on stderr, as text or as JSON objects for a log
+# collector. Known secrets are masked in every line (see newsproject/logs.py).
+NEWS_LOG_FORMAT = env_choice("NEWS_LOG_FORMAT", "text", {"text", "json"})
+LOGGING = logging_config(NEWS_LOG_FORMAT, news_level=env_str("NEWS_LOG_LEVEL", "INFO"))
 
 # Fetching. Times are in seconds, sizes in bytes.
 NEWS_CONNECT_TIMEOUT = env_float("NEWS_CONNECT_TIMEOUT", 5.0, minimum=0.1)
@@ -179,3 +212,15 @@ NEWS_LOCK_PREFIX = env_str("NEWS_LOCK_PREFIX", "newsfetcher")
 NEWS_JOB_TIMEOUT = RQ_QUEUES["default"]["DEFAULT_TIMEOUT"]
 NEWS_FETCH_INTERVAL_MINUTES = env_int("NEWS_FETCH_INTERVAL_MINUTES", 30, minimum=1)
 NEWS_TRIGGER_TOKEN = env_str("NEWS_TRIGGER_TOKEN")
+# Lets a monitor read django-rq's queue statistics as JSON with this bearer token.
+RQ_API_TOKEN = env_str("RQ_API_TOKEN")
+
+# Health check (/healthz). Times are in seconds.
+NEWS_HEALTH_TIMEOUT = env_float("NEWS_HEALTH_TIMEOUT", 2.0, minimum=0.1)
+# An idle RQ worker (RQ 3.0, default worker TTL of 420 s) writes a heartbeat
+# about every 405 s, so a shorter limit would report idle, healthy workers as failing.
+NEWS_HEALTH_WORKER_MAX_AGE = env_int("NEWS_HEALTH_WORKER_MAX_AGE", 600, minimum=1)
+# Three scheduled intervals: one late or failed run alone does not page anyone.
+NEWS_HEALTH_RUN_MAX_AGE = env_int(
+    "NEWS_HEALTH_RUN_MAX_AGE", 3 * NEWS_FETCH_INTERVAL_MINUTES * 60, minimum=1
+)

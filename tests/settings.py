@@ -18,3 +18,12 @@ os.environ.setdefault("NEWS_LOCK_PREFIX", "newsfetcher-test")
 from newsproject.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The tests render admin pages without running collectstatic first, so they
+# use the plain storage (the manifest storage needs collectstatic's manifest)
+# and let WhiteNoise look files up per request instead of scanning STATIC_ROOT.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
