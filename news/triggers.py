@@ -55,7 +55,7 @@ class QueueUnavailable(Exception):
 
 
 class _LockTaken(Exception):
-    """Another trigger took the lock first; rolls back the run just created."""
+    """Another trigger took the lock first, so the run just created is rolled back."""
 
 
 def job_id_for(run_id):
@@ -65,9 +65,9 @@ def job_id_for(run_id):
 def start_fetch(trigger, user=None, sources=None):
     """Take the lock, create a queued FetchRun, enqueue its job, return the run.
 
-    Raises AlreadyRunning when another run holds the lock, and
-    QueueUnavailable when Redis cannot be reached; then the run that could
-    not start is stored as failed, with the reason, and the lock is free.
+    Raises AlreadyRunning when another run holds the lock. Raises
+    QueueUnavailable when Redis cannot be reached. In that case the run that
+    could not start is stored as failed with the reason, and the lock is free.
 
     Call it outside a transaction. Inside one, django-rq defers the enqueue
     until the commit and returns no job, so a Redis failure at that point
@@ -118,7 +118,7 @@ def _create_run_holding_lock(trigger, user, sources):
                 run.save(update_fields=["job_id"])
             return run
         except _LockTaken:
-            # Another trigger won the race; look at its run on the next pass.
+            # Another trigger won the race, so the next pass looks at its run.
             continue
     raise QueueUnavailable(
         _("The fetch lock changed hands %(count)d times in a row. Try again.")

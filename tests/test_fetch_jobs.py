@@ -85,7 +85,7 @@ def test_fifty_concurrent_posts_start_one_run(workers, live_server, token, feed_
     assert workers.finished_job_count() == 1
 
 
-def test_killed_worker_run_is_abandoned_and_next_run_succeeds(
+def test_killed_worker_run_is_abandoned(
     workers, fast_lock, feed_server, make_source, settings
 ):
     env = {**fast_lock, **PATIENT_DOWNLOADS}
