@@ -199,8 +199,8 @@ def reap_abandoned_runs(*, lock_owner=None):
 
     A run is dead when it does not hold the lock and has not been seen alive
     (a heartbeat, or its creation while still queued) for NEWS_LOCK_TTL
-    seconds. A caller that holds the lock for run `lock_owner` knows more:
-    every other active run has lost its lock, so all of them are dead. Each
+    seconds. When the caller holds the lock for run `lock_owner`, every
+    other active run has lost its lock, so all of them count as dead. Each
     dead run keeps in heartbeat_at the last time it was seen alive.
     """
     active = Q(status__in=FetchRun.ACTIVE_STATUSES)
@@ -221,11 +221,7 @@ def reap_abandoned_runs(*, lock_owner=None):
     for run in candidates:
         if run.pk == holder_id:
             continue
-        last_seen = run.heartbeat_at or run.created_at
-        error = (
-            f"abandoned: worker {run.worker_name or '(none)'} stopped sending heartbeats; "
-            f"last seen alive at {last_seen.isoformat()}"
-        )
+        error = _abandoned_reason(run)
         # The UPDATE repeats the conditions, so a run that ended in the
         # meantime (or, without a lock owner, beat again) is left alone.
         updated = FetchRun.objects.filter(dead, pk=run.pk).update(
@@ -236,6 +232,19 @@ def reap_abandoned_runs(*, lock_owner=None):
             reaped.append(run)
             logger.warning("run %s marked abandoned: %s", run.pk, error)
     return reaped
+
+
+def _abandoned_reason(run):
+    if run.status == FetchRun.Status.QUEUED:
+        return (
+            "abandoned: no worker started it before its fetch lock expired; "
+            f"queued at {run.created_at.isoformat()}"
+        )
+    last_seen = run.heartbeat_at or run.created_at
+    return (
+        f"abandoned: worker {run.worker_name or '(none)'} stopped sending heartbeats; "
+        f"last seen alive at {last_seen.isoformat()}"
+    )
 
 
 def release_stale_lock(user):

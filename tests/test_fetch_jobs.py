@@ -181,6 +181,8 @@ def test_long_source_keeps_lock_while_other_requests_answer(
             assert time.monotonic() - started < 2, path
             assert response.status_code == 200, path
         assert FetchRun.objects.filter(status=FetchRun.Status.RUNNING).count() == 1
+        running = FetchRun.objects.get(pk=run.pk)
+        assert running.heartbeat_at > running.started_at
     finally:
         release.set()
 

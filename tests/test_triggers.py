@@ -139,6 +139,7 @@ def test_reap_marks_never_started_run_abandoned(fetch_queue, settings):
     reap_abandoned_runs()
     run.refresh_from_db()
     assert run.status == FetchRun.Status.ABANDONED
+    assert run.error.startswith("abandoned: no worker started it")
 
 
 def test_reap_leaves_lock_holder_alone(fetch_queue, settings):
