@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-rq/", include("django_rq.urls")),
+    path("", include("news.urls")),
 ]
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
