@@ -10,9 +10,11 @@ pages link to:
     search       https://news.google.com/rss/search?q=<query>+when:1d&..
 """
 
+import base64
+import binascii
 import datetime
 import re
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 BASE_URL = "https://news.google.com/rss"
 DEFAULT_HL = "zh-TW"
@@ -35,6 +37,11 @@ SECTIONS = (
 WHEN_PATTERN = re.compile(r"^[1-9][0-9]{0,3}[hdmy]$")
 # A topic id is URL-safe base64, as Google's topic pages use.
 TOPIC_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
+HOST = "news.google.com"
+# Article links look like https://news.google.com/rss/articles/<id>?oc=5.
+ARTICLE_PATH = re.compile(r"^(?:/rss)?/articles/([A-Za-z0-9_-]+)$")
+# Ids since July 2024 carry this opaque token instead of the publisher URL.
+OPAQUE_ID_PREFIX = b"AU_yqL"
 
 
 class InvalidGoogleNewsQuery(ValueError):
@@ -115,3 +122,56 @@ def _search_terms(query, when, after, before):
             raise InvalidGoogleNewsQuery(f"{operator} must be a date, got {day!r}.")
         terms += f" {operator}:{day.isoformat()}"
     return terms
+
+
+def article_id(link):
+    """Return the article id of a Google News article link, or "" for other links."""
+    parts = urlsplit(link)
+    if (parts.hostname or "").lower() != HOST:
+        return ""
+    match = ARTICLE_PATH.match(parts.path)
+    return match.group(1) if match else ""
+
+
+def decode_article_url(link):
+    """Return the publisher URL stored inside an older Google News article id.
+
+    Older ids are URL-safe base64 of a small protobuf message whose field 4
+    is the publisher URL. Ids issued since July 2024 hold an opaque token
+    (starting "AU_yqL") instead, and those return "" here; news.resolve can
+    look them up over the network when that is turned on.
+    """
+    identifier = article_id(link)
+    if not identifier:
+        return ""
+    try:
+        payload = base64.urlsafe_b64decode(identifier + "=" * (-len(identifier) % 4))
+    except (binascii.Error, ValueError):
+        return ""
+    # Field 1 (varint) comes first, then field 4 (tag 0x22) with its length.
+    if not payload.startswith(b"\x08\x13\x22"):
+        return ""
+    length, offset = _read_varint(payload, 3)
+    if length is None:
+        return ""
+    value = payload[offset : offset + length]
+    if value.startswith(OPAQUE_ID_PREFIX):
+        return ""
+    try:
+        url = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    return url if url.startswith(("http://", "https://")) else ""
+
+
+def _read_varint(data, offset):
+    value = 0
+    shift = 0
+    while offset < len(data) and shift < 35:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, offset
+        shift += 7
+    return None, offset

@@ -108,6 +108,9 @@ class Article(models.Model):
     link = models.URLField(_("link"), max_length=2000, blank=True)
     publisher_name = models.CharField(_("publisher"), max_length=300, blank=True)
     publisher_url = models.URLField(_("publisher URL"), max_length=2000, blank=True)
+    # For Google News links: the publisher's own article URL, decoded from the
+    # link or resolved over the network (news.resolve); empty when unknown.
+    original_url = models.URLField(_("original URL"), max_length=2000, blank=True)
     summary = models.TextField(_("summary"), blank=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)

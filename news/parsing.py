@@ -1,8 +1,10 @@
 """Parse downloaded bytes with feedparser and decide whether they are a feed."""
 
+import re
 from dataclasses import dataclass, field
 
 import feedparser
+from django.utils.translation import gettext as _
 
 from news.download import FetchError
 from news.entries import normalize_entry
@@ -11,6 +13,12 @@ from news.models import ErrorCode
 # feedparser sets bozo for this when the HTTP charset and the XML declaration
 # disagree; it then decodes correctly anyway, so it is not worth a warning.
 HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
+
+# A DOCTYPE with an internal subset. Entity declarations there are how
+# "billion laughs" expansion and external entities (file or network reads)
+# get into XML, so the subset is removed before feedparser sees the bytes.
+# References to the removed entities are then kept as literal text.
+INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -29,7 +37,10 @@ def parse_feed(content, *, url, content_type=""):
     set instead of failing.
     """
     if not content.strip():
-        raise FetchError(ErrorCode.NOT_A_FEED, f"response from {url} is empty, not a feed")
+        raise FetchError(
+            ErrorCode.NOT_A_FEED, _("response from %(url)s is empty, not a feed") % {"url": url}
+        )
+    content, removed_entities = remove_entity_declarations(content)
 
     # feedparser gets bytes and the Content-Type header, never a URL and
     # never decoded text: it picks the encoding from the BOM, the header and
@@ -44,17 +55,40 @@ def parse_feed(content, *, url, content_type=""):
     if not version:
         raise FetchError(ErrorCode.NOT_A_FEED, _not_a_feed_message(url, content_type, content))
 
-    warning = ""
+    warnings = []
+    if removed_entities:
+        warnings.append(_("entity declarations in the DOCTYPE were removed, not expanded"))
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), HARMLESS_BOZO):
-        warning = f"feed is malformed but was read: {parsed.get('bozo_exception')}"
+        warnings.append(
+            _("feed is malformed but was read: %(error)s") % {"error": parsed.get("bozo_exception")}
+        )
 
     entries = [normalize_entry(entry, url) for entry in parsed.entries]
     feed_title = (parsed.get("feed") or {}).get("title", "")
-    return ParsedFeed(title=feed_title, version=version, entries=entries, warning=warning)
+    return ParsedFeed(
+        title=feed_title, version=version, entries=entries, warning="; ".join(warnings)
+    )
+
+
+def remove_entity_declarations(content):
+    """Return `content` without a DOCTYPE internal subset that declares entities.
+
+    The second value is True when something was removed.
+    """
+    match = INTERNAL_SUBSET.search(content)
+    if match is None or b"<!ENTITY" not in match.group(0).upper():
+        return content, False
+    return content[: match.start()] + content[match.end() :], True
 
 
 def _not_a_feed_message(url, content_type, content):
-    head = content[:512].lstrip().lower()
+    head = content[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
-        return f"response from {url} is HTML, not a feed"
-    return f"response from {url} is not an RSS or Atom feed"
+        return _("response from %(url)s is HTML, not a feed") % {"url": url}
+    if head.startswith(b"{") and b"jsonfeed.org" in head:
+        # feedparser 6.0.14 reads only XML feeds.
+        return _(
+            "response from %(url)s is a JSON Feed, which is not supported; "
+            "use the site's RSS or Atom feed"
+        ) % {"url": url}
+    return _("response from %(url)s is not an RSS or Atom feed") % {"url": url}

@@ -2,7 +2,9 @@ import os
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
+from news import hosts
 from news.models import Source
 from tests.feedserver import FeedServer
 
@@ -23,10 +25,19 @@ def _feed_server_instance():
 
 @pytest.fixture
 def feed_server(_feed_server_instance):
-    """The session's feed server with no routes and no recorded requests."""
+    """The session's feed server with no routes, recorded requests or host wait."""
     _feed_server_instance.routes.clear()
     _feed_server_instance.requests.clear()
-    return _feed_server_instance
+    hosts.clear_wait(_feed_server_instance.url("/"))
+    yield _feed_server_instance
+    hosts.clear_wait(_feed_server_instance.url("/"))
+
+
+@pytest.fixture
+def english():
+    """Messages in English, in this thread and in the fetch pool's threads."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
