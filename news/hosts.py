@@ -3,7 +3,9 @@
 A 429, or a 503 with Retry-After, makes every source on that host wait until
 the time the server gave. Every Google News source shares one host, so one
 429 pauses all of them. The wait is kept in the Django cache (Redis), so all
-workers and runs see it, and it expires by itself.
+workers and runs see it, and it expires by itself. When the cache cannot be
+reached, the waits are skipped with a logged warning rather than failing
+the fetch.
 """
 
 import logging
@@ -12,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,11 @@ def host_of(url):
 
 def wait_until(url):
     """Return the Unix time until which `url`'s host must not be contacted, or None."""
-    until = cache.get(KEY_PREFIX + host_of(url))
+    try:
+        until = cache.get(KEY_PREFIX + host_of(url))
+    except RedisError as exc:
+        logger.warning("could not read the wait of host %s from the cache: %s", host_of(url), exc)
+        return None
     if until is None or until <= time.time():
         return None
     return until
@@ -49,10 +56,16 @@ def record_wait(url, status, retry_after):
         return None
     seconds = min(max(seconds, 1), settings.NEWS_HOST_MAX_WAIT)
     host = host_of(url)
-    cache.set(KEY_PREFIX + host, time.time() + seconds, timeout=seconds)
+    try:
+        cache.set(KEY_PREFIX + host, time.time() + seconds, timeout=seconds)
+    except RedisError as exc:
+        logger.warning("could not store the wait of host %s in the cache: %s", host, exc)
     logger.warning("host %s sent HTTP %s: no request to it for %d s", host, status, seconds)
     return seconds
 
 
 def clear_wait(url):
-    cache.delete(KEY_PREFIX + host_of(url))
+    try:
+        cache.delete(KEY_PREFIX + host_of(url))
+    except RedisError as exc:
+        logger.warning("could not clear the wait of host %s in the cache: %s", host_of(url), exc)
