@@ -13,6 +13,8 @@ from news.models import Article, ErrorCode, FetchRun, Source, SourceResult
 from tests import faults
 from tests.feedserver import FeedServer, item, rss
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def fetch(*sources):
     run = create_run(FetchRun.Trigger.COMMAND, sources=list(sources) or None)
@@ -190,7 +192,7 @@ def no_retries(settings):
     settings.NEWS_FETCH_RETRIES = 0
 
 
-@pytest.mark.usefixtures("english", "no_retries")
+@pytest.mark.usefixtures("no_retries")
 def test_rate_limited_host_gets_one_request_until_it_recovers(feed_server, make_source):
     html = b"<html><body>Too Many Requests</body></html>"
     url = feed_server.add_handler(
@@ -279,7 +281,6 @@ def test_source_is_broken_after_max_failures_and_reset_by_success(feed_server, m
     assert (source.consecutive_failures, source.last_error, source.next_fetch_after) == (0, "", None)
 
 
-@pytest.mark.usefixtures("english")
 @pytest.mark.parametrize("status", [301, 308])
 def test_permanent_redirect_updates_source_url(feed_server, make_source, status):
     target = feed_server.add("/new.xml", rss(item("m1", "搬家")))
@@ -300,7 +301,6 @@ def test_temporary_redirect_keeps_source_url(feed_server, make_source):
     assert source.url == old
 
 
-@pytest.mark.usefixtures("english")
 def test_permanent_redirect_to_url_of_another_source_keeps_url(feed_server, make_source):
     target = feed_server.add("/new.xml", rss(item("m1", "搬家")))
     make_source(target, name="已存在")
@@ -437,7 +437,6 @@ def test_concurrent_fetch_news_commands_create_nothing_twice(transactional_db, f
 # A feed host that never answers or trickles, through fetch_news.
 
 
-@pytest.mark.usefixtures("english")
 def test_fetch_news_fails_silent_host_with_timeout(feed_server, make_source, settings):
     settings.NEWS_CONNECT_TIMEOUT = 0.5
     settings.NEWS_READ_TIMEOUT = 0.5
@@ -450,7 +449,6 @@ def test_fetch_news_fails_silent_host_with_timeout(feed_server, make_source, set
     assert time.monotonic() - started < 0.5 + 0.5 + 5
 
 
-@pytest.mark.usefixtures("english")
 def test_fetch_news_fails_trickling_host_at_deadline(feed_server, make_source, settings):
     settings.NEWS_READ_TIMEOUT = 1
     settings.NEWS_FETCH_DEADLINE = 1.5
