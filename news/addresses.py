@@ -49,7 +49,8 @@ def resolve_allowed(host, port):
     when the name does not resolve.
     """
     # NOTE: getaddrinfo has no timeout, so a slow resolver can hold a source
-    # past NEWS_FETCH_DEADLINE; the watchdog in news.download starts after it.
+    # past NEWS_FETCH_DEADLINE, because the watchdog in news.download starts
+    # only after the lookup.
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if settings.NEWS_ALLOW_PRIVATE_ADDRESSES:
         return [(family, sockaddr) for family, _type, _proto, _name, sockaddr in infos]

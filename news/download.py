@@ -1,9 +1,9 @@
 """Download one feed over HTTP with hard limits on time, size and addresses.
 
-This is the only module that talks to feed servers. It uses http.client on
-sockets it opens itself, so that it can check the address it connects to,
-close the socket when the overall deadline passes (even while a read is
-blocked), and inflate gzip or deflate bodies only up to the size cap. Every
+This is the only module that talks to feed servers. It runs http.client on
+sockets it opens itself, so it can check the address it connects to. It can
+also shut the socket down when the overall deadline passes, even while a read
+is blocked, and inflate gzip or deflate bodies only up to the size cap. Every
 failure leaves it as a FetchError with a code from ErrorCode and a message a
 person can act on.
 """
@@ -206,7 +206,7 @@ def _finish(exchange, url, limits, deadline):
 def status_error(status, url, retry_after_header=None):
     """Return the FetchError for an error `status` from `url`."""
     retry_after = parse_retry_after(retry_after_header)
-    # A 503 with Retry-After is a request to wait, like a 429: the host wait
+    # A 503 with Retry-After is a request to wait, like a 429. The host wait
     # in news.hosts handles both, so neither is retried within the run.
     transient = status >= 500 and not (status == 503 and retry_after is not None)
     return FetchError(
@@ -240,7 +240,7 @@ class Deadline:
         return self.fired or self.remaining() <= 0
 
     def watch(self, sock):
-        """Start a timer that shuts `sock` down at the deadline; return it."""
+        """Start a timer that shuts `sock` down at the deadline, and return the timer."""
         timer = threading.Timer(max(self.remaining(), 0), self._expire, args=(sock,))
         timer.daemon = True
         timer.start()
@@ -336,7 +336,7 @@ class Exchange:
 
 
 def _connect(url, host, port, limits, deadline):
-    """Open a TCP connection to an allowed address of `host`; return the socket."""
+    """Open a TCP connection to an allowed address of `host` and return the socket."""
     try:
         addresses = resolve_allowed(host, port)
     except BlockedAddress as exc:
@@ -357,8 +357,8 @@ def _connect(url, host, port, limits, deadline):
             sock.close()
             last_error = exc
             continue
-        # The address actually connected to is checked again, so no resolver
-        # answer between the check and the connection can slip through.
+        # Check the connected peer as well, so a request is only ever sent to
+        # an address that passed the check.
         peer = sock.getpeername()[0]
         if not settings.NEWS_ALLOW_PRIVATE_ADDRESSES and not is_public(peer):
             sock.close()
@@ -393,7 +393,7 @@ class BodyDecoder:
             self.inflater = None
         elif self.encoding in ("gzip", "x-gzip", "deflate"):
             # 32 + MAX_WBITS reads both gzip and zlib headers. Some servers
-            # send raw deflate as "deflate"; _inflate switches to it.
+            # send raw deflate as "deflate", and _inflate then switches to it.
             self.inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)
         else:
             raise FetchError(

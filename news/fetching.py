@@ -4,9 +4,9 @@ A run fetches each of its sources, parses and stores what it gets, and
 records one SourceResult per source. A failing source never stops the
 others; its error becomes data on the run and on the source.
 
-Sources on one host are fetched one after another, so a host that answers
-429 is asked once, and hosts are fetched in parallel by a pool of
-NEWS_FETCH_CONCURRENCY threads.
+Sources on one host are fetched one after another, so a host that returns
+429 gets one request per run. Different hosts are fetched in parallel by a
+pool of NEWS_FETCH_CONCURRENCY threads.
 """
 
 import datetime
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -131,7 +131,7 @@ def _fetch_in_parallel(run, groups, forced, callback):
 
 
 def fetch_source(run, source, *, forced=False):
-    """Fetch, parse and store one source; return its SourceResult.
+    """Fetch, parse and store one source, and return its SourceResult.
 
     The source is skipped while its host asked to wait, and while it backs
     off after failures unless `forced`.
@@ -229,7 +229,10 @@ def _fetch_and_store(run, source):
 
 
 def _move_source(source, new_url):
-    """Store the target of a permanent redirect as the source's URL; return a note."""
+    """Store the target of a permanent redirect as the source's URL.
+
+    Returns a note for the run's warning that says what was done.
+    """
     old_url = source.url
     values = {"old": old_url, "new": new_url}
     if source.kind == Source.Kind.GOOGLE_NEWS:
@@ -237,14 +240,18 @@ def _move_source(source, new_url):
         return _("%(old)s moved permanently to %(new)s; Google News URLs are kept") % values
     if len(new_url) > Source._meta.get_field("url").max_length:
         return _("%(old)s moved permanently to %(new)s, which is too long to store") % values
-    with transaction.atomic():
-        taken = Source.objects.filter(url=new_url).exclude(pk=source.pk).exists()
-        if taken:
-            return _(
-                "%(old)s moved permanently to %(new)s, which another source already uses; "
-                "the URL was kept"
-            ) % values
-        Source.objects.filter(pk=source.pk).update(url=new_url)
+    url_in_use = _(
+        "%(old)s moved permanently to %(new)s, which another source already uses; "
+        "the URL was kept"
+    ) % values
+    if Source.objects.filter(url=new_url).exclude(pk=source.pk).exists():
+        return url_in_use
+    try:
+        with transaction.atomic():
+            Source.objects.filter(pk=source.pk).update(url=new_url)
+    except IntegrityError:
+        # Another source took the URL between the check and the update.
+        return url_in_use
     source.url = new_url
     logger.info("source %s moved permanently from %s to %s", source.pk, old_url, new_url)
     return _("%(old)s moved permanently to %(new)s; the source URL was updated") % values

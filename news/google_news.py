@@ -137,9 +137,9 @@ def decode_article_url(link):
     """Return the publisher URL stored inside an older Google News article id.
 
     Older ids are URL-safe base64 of a small protobuf message whose field 4
-    is the publisher URL. Ids issued since July 2024 hold an opaque token
-    (starting "AU_yqL") instead, and those return "" here; news.resolve can
-    look them up over the network when that is turned on.
+    is the publisher URL. Ids issued since July 2024 contain an opaque token
+    (starting "AU_yqL") instead, so they return "" here. news.resolve can
+    look those up over the network when NEWS_RESOLVE_GOOGLE_LINKS is on.
     """
     identifier = article_id(link)
     if not identifier:

@@ -1,4 +1,4 @@
-"""Per-host waits after a server asks the fetcher to slow down.
+"""Per-host waits after a server requests that the fetcher slow down.
 
 A 429, or a 503 with Retry-After, makes every source on that host wait until
 the time the server gave. Every Google News source shares one host, so one
@@ -45,8 +45,8 @@ def wait_until(url):
 def record_wait(url, status, retry_after):
     """Make every source on `url`'s host wait after `status`; return the seconds.
 
-    Returns None when the status asks for no wait: a 503 without Retry-After
-    is an ordinary server error.
+    Returns None for a status that needs no wait, because a 503 without
+    Retry-After is an ordinary server error.
     """
     if status == 429:
         seconds = retry_after if retry_after is not None else DEFAULT_WAIT

@@ -84,7 +84,7 @@ class Source(models.Model):
 
     @property
     def is_broken(self):
-        """True after NEWS_SOURCE_MAX_FAILURES failures in a row; a success resets it."""
+        """True after NEWS_SOURCE_MAX_FAILURES failures in a row, until a success resets it."""
         return self.consecutive_failures >= settings.NEWS_SOURCE_MAX_FAILURES
 
     def save(self, *args, **kwargs):
@@ -121,8 +121,8 @@ class Article(models.Model):
     link = models.URLField(_("link"), max_length=2000, blank=True)
     publisher_name = models.CharField(_("publisher"), max_length=300, blank=True)
     publisher_url = models.URLField(_("publisher URL"), max_length=2000, blank=True)
-    # For Google News links: the publisher's own article URL, decoded from the
-    # link or resolved over the network (news.resolve); empty when unknown.
+    # The publisher's own article URL behind a Google News link, decoded from
+    # the link or resolved over the network (news.resolve). Empty when unknown.
     original_url = models.URLField(_("original URL"), max_length=2000, blank=True)
     summary = models.TextField(_("summary"), blank=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)

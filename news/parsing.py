@@ -16,7 +16,7 @@ HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
 
 # A DOCTYPE with an internal subset. Entity declarations there are how
 # "billion laughs" expansion and external entities (file or network reads)
-# get into XML, so the subset is removed before feedparser sees the bytes.
+# get into XML, so the subset is removed before feedparser gets the bytes.
 # References to the removed entities are then kept as literal text.
 INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
 

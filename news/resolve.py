@@ -2,11 +2,12 @@
 
 Older article ids contain the URL and are decoded offline in
 news.google_news. Newer ids do not, and the only way to learn the URL is to
-ask Google's redirecting endpoint. That is off by default
-(NEWS_RESOLVE_GOOGLE_LINKS), limited to NEWS_RESOLVE_MAX_PER_FETCH requests
-per source fetch spaced NEWS_RESOLVE_INTERVAL seconds apart, bounded by its
-own NEWS_RESOLVE_TIMEOUT, and never fails an entry: a link that cannot be
-resolved keeps an empty original URL.
+request it from Google's redirecting endpoint. These lookups are off by
+default (NEWS_RESOLVE_GOOGLE_LINKS). When on, they are limited to
+NEWS_RESOLVE_MAX_PER_FETCH requests per source fetch, spaced
+NEWS_RESOLVE_INTERVAL seconds apart, and each is bounded by
+NEWS_RESOLVE_TIMEOUT. A failed lookup leaves the original URL empty and
+never fails the entry.
 """
 
 import logging

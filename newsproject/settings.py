@@ -174,7 +174,7 @@ NEWS_FETCH_CONCURRENCY = env_int("NEWS_FETCH_CONCURRENCY", 4, minimum=1)
 # delay doubles from NEWS_FETCH_RETRY_DELAY, with jitter.
 NEWS_FETCH_RETRIES = env_int("NEWS_FETCH_RETRIES", 2, minimum=0)
 NEWS_FETCH_RETRY_DELAY = env_float("NEWS_FETCH_RETRY_DELAY", 1.0, minimum=0.0)
-# Longest wait a host's Retry-After can impose on its sources.
+# Maximum wait, in seconds, that a host's Retry-After can impose on its sources.
 NEWS_HOST_MAX_WAIT = env_int("NEWS_HOST_MAX_WAIT", 24 * 3600, minimum=1)
 # A failing source waits NEWS_SOURCE_BACKOFF seconds, doubled per failure in a
 # row up to NEWS_SOURCE_MAX_BACKOFF; it counts as broken after

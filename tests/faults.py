@@ -12,7 +12,7 @@ import zlib
 
 
 def stall(seconds=10):
-    """Accept the request and never answer."""
+    """Accept the request and never send a response."""
 
     def handler(request, server):
         server.stopping.wait(seconds)
@@ -95,7 +95,7 @@ def respond(status, body=b"", headers=None):
 
 
 def sequence(*steps):
-    """Answer each request with the next step; the last step repeats."""
+    """Respond to each request with the next step, repeating the last step."""
     remaining = list(steps)
 
     def handler(request, server):

@@ -145,7 +145,7 @@ def test_endless_body_fails_as_too_large(feed_server):
     assert error.code == ErrorCode.TOO_LARGE
 
 
-def test_silent_server_times_out_within_connect_and_read_timeouts(feed_server):
+def test_silent_server_times_out(feed_server):
     url = feed_server.add_handler("/silent.xml", faults.stall())
     started = time.monotonic()
     error = fetch_error(url, connect_timeout=0.5, read_timeout=0.5)
@@ -264,8 +264,8 @@ def test_redirect_to_blocked_address_is_refused(feed_server, monkeypatch):
 
 @pytest.mark.usefixtures("private_addresses_blocked")
 def test_connected_address_is_checked_after_lookup(feed_server, monkeypatch):
-    # A resolver that answered with an allowed address, then rebinding to
-    # 127.0.0.1: the connected peer is checked before any request is sent.
+    # The resolver returned an allowed address and the name then rebound to
+    # 127.0.0.1. The connected peer is checked before any request is sent.
     monkeypatch.setattr(
         download_module,
         "resolve_allowed",

@@ -193,7 +193,7 @@ def no_retries(settings):
 
 
 @pytest.mark.usefixtures("no_retries")
-def test_rate_limited_host_gets_one_request_until_it_recovers(feed_server, make_source):
+def test_rate_limited_host_gets_one_request(feed_server, make_source):
     html = b"<html><body>Too Many Requests</body></html>"
     url = feed_server.add_handler(
         "/gn/rss",
@@ -264,7 +264,7 @@ def test_failing_source_backs_off_until_later(feed_server, make_source, settings
 
 
 @pytest.mark.usefixtures("no_retries")
-def test_source_is_broken_after_max_failures_and_reset_by_success(feed_server, make_source, settings):
+def test_broken_source_resets_on_success(feed_server, make_source, settings):
     settings.NEWS_SOURCE_MAX_FAILURES = 2
     source = make_source(feed_server.add("/flaky.xml", b"", status=500))
     fetch(source)
@@ -301,7 +301,7 @@ def test_temporary_redirect_keeps_source_url(feed_server, make_source):
     assert source.url == old
 
 
-def test_permanent_redirect_to_url_of_another_source_keeps_url(feed_server, make_source):
+def test_permanent_redirect_to_used_url_keeps_url(feed_server, make_source):
     target = feed_server.add("/new.xml", rss(item("m1", "搬家")))
     make_source(target, name="已存在")
     old = feed_server.add("/old.xml", b"", status=301, headers={"Location": target})
@@ -321,7 +321,7 @@ def second_feed_server():
 
 def test_hosts_are_fetched_in_parallel(transactional_db, feed_server, second_feed_server, make_source, settings):
     settings.NEWS_FETCH_CONCURRENCY = 2
-    # Each server answers only once both requests have arrived, which needs
+    # Each server responds only once both requests have arrived, which needs
     # two requests in flight at the same time.
     barrier = threading.Barrier(2, timeout=5)
 
@@ -348,7 +348,7 @@ def test_hosts_are_fetched_in_parallel(transactional_db, feed_server, second_fee
 # Field reports: items without guid, odd dates, duplicate guids.
 
 
-def test_items_without_guid_are_stored_once_over_three_runs(feed_server, make_source):
+def test_items_without_guid_stored_once(feed_server, make_source):
     source = make_source(
         feed_server.add(
             "/no-guid.xml",
@@ -401,7 +401,7 @@ def last_run():
     return FetchRun.objects.order_by("-pk").first()
 
 
-def test_fetch_news_counts_rows_really_inserted_with_duplicate_guid(feed_server, make_source):
+def test_fetch_news_counts_inserted_rows(feed_server, make_source):
     source = duplicate_guid_feed(feed_server, make_source)
     call_command("fetch_news", "--source", source.name, stdout=io.StringIO())
     run = last_run()
@@ -434,7 +434,7 @@ def test_concurrent_fetch_news_commands_create_nothing_twice(transactional_db, f
     assert sum(run.articles_created for run in pair) == 0
 
 
-# A feed host that never answers or trickles, through fetch_news.
+# A feed host that never responds or trickles, through fetch_news.
 
 
 def test_fetch_news_fails_silent_host_with_timeout(feed_server, make_source, settings):

@@ -106,7 +106,7 @@ def test_empty_body_is_not_a_feed(fetch_body):
     assert result.error_message.endswith("is empty, not a feed")
 
 
-def test_html_page_with_status_200_is_not_a_feed(fetch_body):
+def test_html_page_is_not_a_feed(fetch_body):
     _, result = fetch_body(b"<!DOCTYPE html><html><body>\xe9\xa6\x96\xe9\xa0\x81</body></html>", "text/html")
     assert result.error_code == ErrorCode.NOT_A_FEED
     assert result.error_message.endswith("is HTML, not a feed")
@@ -176,7 +176,7 @@ def test_external_network_entity_is_not_fetched(fetch_body, feed_server):
     assert "secret" not in Article.objects.get().title
 
 
-def test_body_that_is_a_url_or_path_is_not_opened(fetch_body, feed_server):
+def test_url_body_is_not_opened(fetch_body, feed_server):
     # feedparser.parse() opens URLs and files when given a str; it gets bytes.
     secret = feed_server.add("/secret.xml", rss(item("s", "秘密")))
     _, result = fetch_body(secret.encode(), content_type="text/plain")
