@@ -318,6 +318,7 @@ class Exchange:
     def read_body(self, limits, deadline):
         """Read and decode the body within the size cap and the deadline."""
         decoder = BodyDecoder(self.response.getheader("Content-Encoding", ""), self.url, limits)
+        decoder.check_length(self.response.getheader("Content-Length"))
         chunks = []
         try:
             while True:
@@ -430,15 +431,24 @@ class BodyDecoder:
             data = self.inflater.unconsumed_tail
         return b"".join(output)
 
+    def check_length(self, content_length):
+        """Raise TOO_LARGE early when an uncompressed body announces more than the cap."""
+        if self.inflater is None and content_length and content_length.strip().isdigit():
+            if int(content_length) > self.max_bytes:
+                raise self._too_large()
+
     def _count(self, data):
         self.size += len(data)
         if self.size > self.max_bytes:
-            raise FetchError(
-                ErrorCode.TOO_LARGE,
-                _("response from %(url)s is larger than %(max)d bytes (NEWS_MAX_FEED_BYTES)")
-                % {"url": self.url, "max": self.max_bytes},
-            )
+            raise self._too_large()
         return data
+
+    def _too_large(self):
+        return FetchError(
+            ErrorCode.TOO_LARGE,
+            _("response from %(url)s is larger than %(max)d bytes (NEWS_MAX_FEED_BYTES)")
+            % {"url": self.url, "max": self.max_bytes},
+        )
 
 
 def _error_from_exception(exc, url, limits, deadline, *, connecting=False):

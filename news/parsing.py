@@ -14,11 +14,12 @@ from news.models import ErrorCode
 # disagree; it then decodes correctly anyway, so it is not worth a warning.
 HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
 
-# A DOCTYPE with an internal subset. Entity declarations there are how
-# "billion laughs" expansion and external entities (file or network reads)
-# get into XML, so the subset is removed before feedparser gets the bytes.
-# References to the removed entities are then kept as literal text.
-INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
+# Entity declarations in a DOCTYPE are how "billion laughs" expansion and
+# external entities (file or network reads) get into XML. A DOCTYPE that
+# declares entities is removed before feedparser gets the bytes, and
+# references to the removed entities are then kept as literal text.
+DOCTYPE_START = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+DOCTYPE_TOKEN = re.compile(rb"\"[^\"]*\"|'[^']*'|<!--.*?-->|[\[\]>]", re.DOTALL)
 
 
 @dataclass
@@ -71,14 +72,36 @@ def parse_feed(content, *, url, content_type=""):
 
 
 def remove_entity_declarations(content):
-    """Return `content` without a DOCTYPE internal subset that declares entities.
+    """Return `content` without a DOCTYPE that declares entities.
 
-    The second value is True when something was removed.
+    The second value is True when something was removed. The scan works on
+    ASCII-compatible encodings. In UTF-16 the DOCTYPE is kept, and expat's
+    own limit on entity amplification (expat 2.4 and later) still applies.
     """
-    match = INTERNAL_SUBSET.search(content)
-    if match is None or b"<!ENTITY" not in match.group(0).upper():
+    start_match = DOCTYPE_START.search(content)
+    if start_match is None:
         return content, False
-    return content[: match.start()] + content[match.end() :], True
+    end = _doctype_end(content, start_match.start())
+    if b"<!ENTITY" not in content[start_match.start() : end].upper():
+        return content, False
+    return content[: start_match.start()] + content[end:], True
+
+
+def _doctype_end(content, start):
+    """Return the index just past the DOCTYPE at `start`.
+
+    Brackets and ">" inside quoted values and comments do not count.
+    """
+    depth = 0
+    for token in DOCTYPE_TOKEN.finditer(content, start + len(b"<!DOCTYPE")):
+        symbol = token.group(0)
+        if symbol == b"[":
+            depth += 1
+        elif symbol == b"]":
+            depth -= 1
+        elif symbol == b">" and depth <= 0:
+            return token.end()
+    return len(content)
 
 
 def _not_a_feed_message(url, content_type, content):

@@ -39,8 +39,12 @@ def headers_then(write_body, *, content_type="application/rss+xml", length=None)
     return handler
 
 
-def trickle(interval=0.2, max_seconds=15):
-    """Send `<rss` one byte at a time, one byte per `interval`, never finishing."""
+def trickle(interval=0.2, max_seconds=15, length=None):
+    """Send `<rss` one byte per `interval`, never finishing.
+
+    `length` is the Content-Length to announce; without it the body runs
+    until the connection closes.
+    """
 
     def write_body(wfile, server):
         started = time.monotonic()
@@ -51,7 +55,7 @@ def trickle(interval=0.2, max_seconds=15):
             wfile.flush()
             time.sleep(interval)
 
-    return headers_then(write_body, length=10**9)
+    return headers_then(write_body, length=length)
 
 
 def endless(max_bytes=50 * 1024 * 1024):

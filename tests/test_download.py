@@ -3,6 +3,7 @@
 import gzip
 import socket
 import time
+import tracemalloc
 import zlib
 
 import pytest
@@ -282,3 +283,25 @@ def test_raw_deflate_decoder_accepts_zlib_and_raw():
     data = raw.compress(FEED) + raw.flush()
     decoder = BodyDecoder("deflate", "http://x/", limits())
     assert decoder.decode(data) + decoder.flush() == FEED
+
+
+def test_announced_length_over_cap_fails_before_reading(feed_server):
+    url = feed_server.add_handler("/huge.xml", faults.trickle(interval=1, length=10**9))
+    started = time.monotonic()
+    error = fetch_error(url, max_bytes=1024 * 1024, read_timeout=30, deadline=30)
+    assert error.code == ErrorCode.TOO_LARGE
+    # The trickle sends one byte a second, so reading the body would time out.
+    assert time.monotonic() - started < 5
+
+
+def test_endless_body_memory_stays_bounded(feed_server):
+    url = feed_server.add_handler("/endless.xml", faults.endless())
+    max_bytes = 2 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        fetch_error(url, max_bytes=max_bytes)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The body kept in memory is at most the cap; the rest is buffers.
+    assert peak < 3 * max_bytes

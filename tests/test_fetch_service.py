@@ -345,6 +345,26 @@ def test_hosts_are_fetched_in_parallel(transactional_db, feed_server, second_fee
     assert Article.objects.count() == 2
 
 
+@pytest.fixture
+def extra_feed_servers():
+    servers = [FeedServer().start() for _ in range(3)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def test_parallel_hosts_write_safely(transactional_db, feed_server, extra_feed_servers, make_source, settings):
+    settings.NEWS_FETCH_CONCURRENCY = 4
+    sources = []
+    for number, server in enumerate([feed_server, *extra_feed_servers]):
+        body = rss(*[item(f"s{number}-{index}", f"並行 {number}-{index}") for index in range(200)])
+        sources.append(make_source(server.add("/many.xml", body), name=f"並行 {number}"))
+    run = fetch(*sources)
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert run.articles_created == 800
+    assert Article.objects.count() == 800
+
+
 # Field reports: items without guid, odd dates, duplicate guids.
 
 

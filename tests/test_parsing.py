@@ -7,7 +7,7 @@ import pytest
 from news.download import FetchError
 from news.fetching import create_run, run_fetch
 from news.models import Article, ErrorCode, FetchRun, SourceResult
-from news.parsing import parse_feed
+from news.parsing import parse_feed, remove_entity_declarations
 from tests.feedserver import item, rss
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -219,3 +219,22 @@ def test_not_modified_body_is_not_parsed(feed_server, make_source):
     source = make_source(feed_server.url("/304.xml"), etag='"v1"')
     run = run_fetch(create_run(FetchRun.Trigger.COMMAND, sources=[source]))
     assert run.results.get(source=source).status == SourceResult.Status.UNCHANGED
+
+
+def test_entity_declarations_with_tricky_values_are_removed():
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!-- it\'s ]> --><!ENTITY a "]>">'
+        b'<!ENTITY b SYSTEM "file:///etc/hostname">]><rss version="2.0">&a;&b;</rss>'
+    )
+    assert remove_entity_declarations(body) == (
+        b'<?xml version="1.0"?><rss version="2.0">&a;&b;</rss>',
+        True,
+    )
+
+
+def test_doctype_without_entities_is_kept():
+    body = (
+        b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        b'"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"/>'
+    )
+    assert remove_entity_declarations(body) == (body, False)
