@@ -45,7 +45,8 @@ class FetchError(Exception):
 
     `code` is an ErrorCode value. `http_status` is set when the server sent a
     status, and `retry_after` is the number of seconds the server asked to
-    wait. `url` is the address that sent the status. `transient` marks failures that a retry within the run may fix.
+    wait. `url` is the address that sent the status. `transient` marks
+    failures that a retry within the run may fix.
     """
 
     def __init__(
@@ -166,7 +167,8 @@ def _follow_redirects(url, headers, limits, deadline):
         return fetched
     raise FetchError(
         ErrorCode.HTTP_STATUS,
-        _("too many redirects from %(url)s (more than %(max)d)") % {"url": url, "max": MAX_REDIRECTS},
+        _("too many redirects from %(url)s (more than %(max)d)")
+        % {"url": url, "max": MAX_REDIRECTS},
     )
 
 

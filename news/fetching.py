@@ -139,20 +139,14 @@ def fetch_source(run, source, *, forced=False):
     started = timezone.now()
     skip_reason = _skip_reason(source, forced)
     if skip_reason:
-        result = _record_outcome(
-            run, source, SourceOutcome(status=SourceResult.Status.SKIPPED, warning=skip_reason), started
-        )
+        outcome = SourceOutcome(status=SourceResult.Status.SKIPPED, warning=skip_reason)
+        result = _record_outcome(run, source, outcome, started)
         logger.info("run %s source %s (%s) skipped: %s", run.pk, source.pk, source.url, skip_reason)
         return result
     try:
         outcome = _fetch_and_store(run, source)
     except FetchError as exc:
-        outcome = SourceOutcome(
-            status=SourceResult.Status.FAILED,
-            http_status=exc.http_status,
-            error_code=exc.code,
-            error_message=_failure_message(exc),
-        )
+        outcome = _failure_outcome(exc)
     except Exception as exc:  # noqa: BLE001 - one source must not end the run
         logger.exception("run %s source %s: unexpected error", run.pk, source.pk)
         outcome = SourceOutcome(
@@ -186,17 +180,23 @@ def _format_time(moment):
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _failure_message(exc):
-    if exc.http_status is None:
-        return exc.message
-    seconds = hosts.record_wait(exc.url, exc.http_status, exc.retry_after)
-    if seconds is None:
-        return exc.message
-    return _("%(error)s; no request to %(host)s for %(seconds)d s") % {
-        "error": exc.message,
-        "host": hosts.host_of(exc.url),
-        "seconds": seconds,
-    }
+def _failure_outcome(exc):
+    """Return the failed outcome for `exc`, and record any host wait its status requests."""
+    message = exc.message
+    if exc.http_status is not None:
+        seconds = hosts.record_wait(exc.url, exc.http_status, exc.retry_after)
+        if seconds is not None:
+            message = _("%(error)s; no request to %(host)s for %(seconds)d s") % {
+                "error": exc.message,
+                "host": hosts.host_of(exc.url),
+                "seconds": seconds,
+            }
+    return SourceOutcome(
+        status=SourceResult.Status.FAILED,
+        http_status=exc.http_status,
+        error_code=exc.code,
+        error_message=message,
+    )
 
 
 def _fetch_and_store(run, source):
@@ -298,7 +298,9 @@ def _record_outcome(run, source, outcome, started):
                 last_error_code=outcome.error_code,
                 last_error=outcome.error_message,
             )
-            failures = Source.objects.values_list("consecutive_failures", flat=True).get(pk=source.pk)
+            failures = Source.objects.values_list("consecutive_failures", flat=True).get(
+                pk=source.pk
+            )
             Source.objects.filter(pk=source.pk).update(
                 next_fetch_after=now + datetime.timedelta(seconds=backoff_seconds(failures))
             )

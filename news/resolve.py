@@ -59,7 +59,9 @@ def fill_original_urls(entries):
     for entry in unresolved[: settings.NEWS_RESOLVE_MAX_PER_FETCH]:
         endpoint = endpoint_url(entry.link)
         if hosts.wait_until(endpoint) is not None:
-            logger.info("not resolving Google News links: %s asked to wait", hosts.host_of(endpoint))
+            logger.info(
+                "not resolving Google News links: %s requested a wait", hosts.host_of(endpoint)
+            )
             break
         if requests_sent:
             time.sleep(settings.NEWS_RESOLVE_INTERVAL)

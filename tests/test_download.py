@@ -50,7 +50,9 @@ def test_user_agent_names_project_and_version(feed_server):
 
 def test_conditional_get_sends_validators_and_reads_304(feed_server):
     url = feed_server.add("/cond.xml", b"", status=304)
-    fetched = download(url, etag='"v1"', last_modified="Thu, 04 Dec 2026 08:00:00 GMT", limits=limits())
+    fetched = download(
+        url, etag='"v1"', last_modified="Thu, 04 Dec 2026 08:00:00 GMT", limits=limits()
+    )
     headers = feed_server.headers_of("/cond.xml")[0]
     assert fetched.not_modified
     assert headers["if-none-match"] == '"v1"'
@@ -59,7 +61,8 @@ def test_conditional_get_sends_validators_and_reads_304(feed_server):
 
 def test_server_error_is_retried_until_success(feed_server):
     url = feed_server.add_handler(
-        "/flaky.xml", faults.sequence(faults.respond(500), faults.respond(502), faults.respond(200, FEED))
+        "/flaky.xml",
+        faults.sequence(faults.respond(500), faults.respond(502), faults.respond(200, FEED)),
     )
     fetched = download(url, limits=limits(retries=2))
     assert fetched.content == FEED
@@ -165,7 +168,10 @@ def test_trickling_server_hits_overall_deadline(feed_server):
 
 
 def test_deadline_interrupts_a_blocked_read(feed_server):
-    url = feed_server.add_handler("/stuck.xml", faults.headers_then(lambda wfile, server: server.stopping.wait(10), length=100))
+    def stall_body(wfile, server):
+        server.stopping.wait(10)
+
+    url = feed_server.add_handler("/stuck.xml", faults.headers_then(stall_body, length=100))
     started = time.monotonic()
     error = fetch_error(url, read_timeout=30, deadline=1)
     assert "NEWS_FETCH_DEADLINE" in error.message
@@ -196,7 +202,8 @@ def test_redirect_loop_fails(feed_server):
 
 def test_too_many_redirects_fail(feed_server):
     for hop in range(10):
-        feed_server.add(f"/hop{hop}.xml", b"", status=302, headers={"Location": f"/hop{hop + 1}.xml"})
+        location = {"Location": f"/hop{hop + 1}.xml"}
+        feed_server.add(f"/hop{hop}.xml", b"", status=302, headers=location)
     error = fetch_error(feed_server.url("/hop0.xml"))
     assert "too many redirects" in error.message
     assert feed_server.hits("/hop6.xml") == 0
@@ -208,7 +215,8 @@ def test_only_http_and_https_are_fetched(url):
 
 
 def test_redirect_to_file_url_is_refused(feed_server):
-    url = feed_server.add("/to-file.xml", b"", status=302, headers={"Location": "file:///etc/hostname"})
+    location = {"Location": "file:///etc/hostname"}
+    url = feed_server.add("/to-file.xml", b"", status=302, headers=location)
     assert fetch_error(url).code == ErrorCode.INVALID_URL
 
 

@@ -278,13 +278,16 @@ def test_broken_source_resets_on_success(feed_server, make_source, settings):
     fetch(source)
     source.refresh_from_db()
     assert not source.is_broken
-    assert (source.consecutive_failures, source.last_error, source.next_fetch_after) == (0, "", None)
+    assert source.consecutive_failures == 0
+    assert source.last_error == ""
+    assert source.next_fetch_after is None
 
 
 @pytest.mark.parametrize("status", [301, 308])
 def test_permanent_redirect_updates_source_url(feed_server, make_source, status):
     target = feed_server.add("/new.xml", rss(item("m1", "搬家")))
-    source = make_source(feed_server.add("/old.xml", b"", status=status, headers={"Location": target}))
+    location = {"Location": target}
+    source = make_source(feed_server.add("/old.xml", b"", status=status, headers=location))
     run = fetch(source)
     source.refresh_from_db()
     assert source.url == target
@@ -319,7 +322,9 @@ def second_feed_server():
     server.stop()
 
 
-def test_hosts_are_fetched_in_parallel(transactional_db, feed_server, second_feed_server, make_source, settings):
+def test_hosts_are_fetched_in_parallel(
+    transactional_db, feed_server, second_feed_server, make_source, settings
+):
     settings.NEWS_FETCH_CONCURRENCY = 2
     # Each server responds only once both requests have arrived, which needs
     # two requests in flight at the same time.
@@ -353,7 +358,9 @@ def extra_feed_servers():
         server.stop()
 
 
-def test_parallel_hosts_write_safely(transactional_db, feed_server, extra_feed_servers, make_source, settings):
+def test_parallel_hosts_write_safely(
+    transactional_db, feed_server, extra_feed_servers, make_source, settings
+):
     settings.NEWS_FETCH_CONCURRENCY = 4
     sources = []
     for number, server in enumerate([feed_server, *extra_feed_servers]):
@@ -410,7 +417,13 @@ def test_odd_dates_are_stored_as_utc_or_null(feed_server, make_source, recwarn):
 
 
 def duplicate_guid_feed(feed_server, make_source):
-    items = [item("i1", "一"), item("same", "二"), item("same", "三"), item("i4", "四"), item("i5", "五")]
+    items = [
+        item("i1", "一"),
+        item("same", "二"),
+        item("same", "三"),
+        item("i4", "四"),
+        item("i5", "五"),
+    ]
     source = make_source(feed_server.add("/dup.xml", rss(*items)), name="重複")
     make_source(feed_server.add("/pre.xml", rss(item("i5", "五"))), name="預先")
     call_command("fetch_news", "--source", "預先", verbosity=0)
@@ -430,7 +443,9 @@ def test_fetch_news_counts_inserted_rows(feed_server, make_source):
     assert run.articles_created == 3
 
 
-def test_concurrent_fetch_news_commands_create_nothing_twice(transactional_db, feed_server, make_source):
+def test_concurrent_fetch_news_commands_create_nothing_twice(
+    transactional_db, feed_server, make_source
+):
     source = duplicate_guid_feed(feed_server, make_source)
     call_command("fetch_news", "--source", source.name, stdout=io.StringIO())
     errors = []
@@ -472,7 +487,8 @@ def test_fetch_news_fails_silent_host_with_timeout(feed_server, make_source, set
 def test_fetch_news_fails_trickling_host_at_deadline(feed_server, make_source, settings):
     settings.NEWS_READ_TIMEOUT = 1
     settings.NEWS_FETCH_DEADLINE = 1.5
-    source = make_source(feed_server.add_handler("/trickle.xml", faults.trickle(interval=0.1)), name="滴")
+    url = feed_server.add_handler("/trickle.xml", faults.trickle(interval=0.1))
+    source = make_source(url, name="滴")
     started = time.monotonic()
     with pytest.raises(CommandError):
         call_command("fetch_news", "--source", source.name, stdout=io.StringIO())

@@ -107,7 +107,8 @@ def test_empty_body_is_not_a_feed(fetch_body):
 
 
 def test_html_page_is_not_a_feed(fetch_body):
-    _, result = fetch_body(b"<!DOCTYPE html><html><body>\xe9\xa6\x96\xe9\xa0\x81</body></html>", "text/html")
+    page = "<!DOCTYPE html><html><body>首頁</body></html>".encode()
+    _, result = fetch_body(page, "text/html")
     assert result.error_code == ErrorCode.NOT_A_FEED
     assert result.error_message.endswith("is HTML, not a feed")
 

@@ -30,7 +30,8 @@ def gn_link(article_id, query="?oc=5"):
 
 
 def gn_item(title, article_id, query="?oc=5"):
-    return f"<title>{title} - The Washington Post</title><link>{gn_link(article_id, query)}</link>{PUBLISHER}"
+    link = gn_link(article_id, query)
+    return f"<title>{title} - The Washington Post</title><link>{link}</link>{PUBLISHER}"
 
 
 @pytest.fixture
@@ -116,7 +117,10 @@ def test_resolution_is_limited_per_fetch(resolver, make_source, settings):
 def test_resolved_url_is_not_requested_again(resolver, make_source):
     article_id = new_style_id(1)
     resolver.add(
-        f"/rss/articles/{article_id}", b"", status=302, headers={"Location": "https://publisher.example/a"}
+        f"/rss/articles/{article_id}",
+        b"",
+        status=302,
+        headers={"Location": "https://publisher.example/a"},
     )
     fetch_feed(resolver, make_source, gn_item("新格式", article_id))
     run = fetch_feed(resolver, make_source, gn_item("新格式", article_id), path="/again.xml")
@@ -148,7 +152,9 @@ def test_failed_resolution_keeps_entry(resolver, make_source, answer):
 def test_rate_limited_resolver_stops_lookups(resolver, make_source):
     items = [gn_item(f"新聞 {number}", new_style_id(number)) for number in range(3)]
     for number in range(3):
-        resolver.add(f"/rss/articles/{new_style_id(number)}", b"", status=429, headers={"Retry-After": "60"})
+        resolver.add(
+            f"/rss/articles/{new_style_id(number)}", b"", status=429, headers={"Retry-After": "60"}
+        )
     run = fetch_feed(resolver, make_source, *items)
     assert run.status == FetchRun.Status.SUCCEEDED
     assert resolver_hits(resolver) == 1
