@@ -16,6 +16,8 @@ import datetime
 import re
 from urllib.parse import quote, urlencode, urlsplit
 
+from django.utils.translation import gettext as _
+
 BASE_URL = "https://news.google.com/rss"
 DEFAULT_HL = "zh-TW"
 DEFAULT_GL = "TW"
@@ -68,11 +70,14 @@ def build_url(
     for name, value in params.items():
         if not value or not re.match(r"^[A-Za-z0-9:_-]+$", value):
             raise InvalidGoogleNewsQuery(
-                f"{name}={value!r} is not a valid language or region code "
-                "(for example hl=zh-TW, gl=TW, ceid=TW:zh-Hant)."
+                _(
+                    "%(name)s=%(value)r is not a valid language or region code "
+                    "(for example hl=zh-TW, gl=TW, ceid=TW:zh-Hant)."
+                )
+                % {"name": name, "value": value}
             )
     if when and mode != "search":
-        raise InvalidGoogleNewsQuery("A time window (when) applies only to searches.")
+        raise InvalidGoogleNewsQuery(_("A time window (when) applies only to searches."))
 
     if mode == "top":
         path = ""
@@ -80,14 +85,15 @@ def build_url(
         path = _topic_path(topic)
     elif mode == "geo":
         if not query.strip():
-            raise InvalidGoogleNewsQuery("A location feed needs a place name.")
+            raise InvalidGoogleNewsQuery(_("A location feed needs a place name."))
         path = "/headlines/section/geo/" + quote(query.strip(), safe="")
     elif mode == "search":
         params = {"q": _search_terms(query, when, after, before), **params}
         path = "/search"
     else:
         raise InvalidGoogleNewsQuery(
-            f"Unknown Google News feed {mode!r}; use top, topic, geo or search."
+            _("Unknown Google News feed %(mode)r. Use top, topic, geo or search.")
+            % {"mode": mode}
         )
     return f"{BASE_URL}{path}?{urlencode(params, quote_via=quote, safe=':')}"
 
@@ -99,27 +105,36 @@ def _topic_path(topic):
     if TOPIC_ID_PATTERN.match(topic):
         return "/topics/" + topic
     raise InvalidGoogleNewsQuery(
-        f"Unknown topic {topic!r}. Use one of {', '.join(SECTIONS)} "
-        "or a topic id copied from a Google News topic URL."
+        _(
+            "Unknown topic %(topic)r. Use one of %(sections)s "
+            "or a topic id copied from a Google News topic URL."
+        )
+        % {"topic": topic, "sections": ", ".join(SECTIONS)}
     )
 
 
 def _search_terms(query, when, after, before):
     terms = query.strip()
     if not terms:
-        raise InvalidGoogleNewsQuery("A search feed needs a query.")
+        raise InvalidGoogleNewsQuery(_("A search feed needs a query."))
     if when:
         if not WHEN_PATTERN.match(when):
             raise InvalidGoogleNewsQuery(
-                f"Time window {when!r} is invalid; use a number and a unit "
-                "h, d, m or y, for example 1h, 1d or 7d."
+                _(
+                    "Time window %(when)r is invalid. Use a number and a unit "
+                    "h, d, m or y, for example 1h, 1d or 7d."
+                )
+                % {"when": when}
             )
         terms += f" when:{when}"
     for operator, day in (("after", after), ("before", before)):
         if day is None:
             continue
         if not isinstance(day, datetime.date):
-            raise InvalidGoogleNewsQuery(f"{operator} must be a date, got {day!r}.")
+            raise InvalidGoogleNewsQuery(
+                _("%(operator)s must be a date, not %(value)r.")
+                % {"operator": operator, "value": day}
+            )
         terms += f" {operator}:{day.isoformat()}"
     return terms
 
