@@ -11,8 +11,9 @@ import ipaddress
 import socket
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
+from news.messages import Message
 from news.models import ErrorCode
 
 
@@ -24,14 +25,15 @@ class BlockedAddress(Exception):
     def __init__(self, host, address):
         self.host = host
         self.address = address
-        super().__init__(
+        self.message = Message(
             _(
                 "%(host)s resolves to %(address)s, a loopback, private, link-local or "
                 "reserved address. Feeds may not use such addresses unless "
                 "NEWS_ALLOW_PRIVATE_ADDRESSES is on."
-            )
-            % {"host": host, "address": address}
+            ),
+            {"host": host, "address": address},
         )
+        super().__init__(self.message)
 
 
 def is_public(address):

@@ -22,9 +22,10 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from news.addresses import BlockedAddress, is_public, resolve_allowed
+from news.messages import Message
 from news.models import ErrorCode
 from news.version import USER_AGENT
 
@@ -53,6 +54,7 @@ class FetchError(Exception):
         self, code, message, *, http_status=None, retry_after=None, transient=False, url=""
     ):
         super().__init__(message)
+        # A news.messages.Message: str() for users, .english() for logs.
         self.url = url
         self.code = code
         self.message = message
@@ -167,8 +169,10 @@ def _follow_redirects(url, headers, limits, deadline):
         return fetched
     raise FetchError(
         ErrorCode.HTTP_STATUS,
-        _("too many redirects from %(url)s (more than %(max)d)")
-        % {"url": url, "max": MAX_REDIRECTS},
+        Message(
+            _("too many redirects from %(url)s (more than %(max)d)"),
+            {"url": url, "max": MAX_REDIRECTS},
+        ),
     )
 
 
@@ -176,14 +180,18 @@ def _check_redirect_target(current, target, visited):
     if urlsplit(target).scheme not in ("http", "https"):
         raise FetchError(
             ErrorCode.INVALID_URL,
-            _("%(url)s redirects to %(target)s, which is not an http or https URL")
-            % {"url": current, "target": target},
+            Message(
+                _("%(url)s redirects to %(target)s, which is not an http or https URL"),
+                {"url": current, "target": target},
+            ),
         )
     if target in visited:
         raise FetchError(
             ErrorCode.HTTP_STATUS,
-            _("redirect loop: %(url)s redirects back to %(target)s")
-            % {"url": current, "target": target},
+            Message(
+                _("redirect loop: %(url)s redirects back to %(target)s"),
+                {"url": current, "target": target},
+            ),
         )
 
 
@@ -213,7 +221,7 @@ def status_error(status, url, retry_after_header=None):
     transient = status >= 500 and not (status == 503 and retry_after is not None)
     return FetchError(
         ErrorCode.HTTP_STATUS,
-        _("HTTP %(status)d from %(url)s") % {"status": status, "url": url},
+        Message(_("HTTP %(status)d from %(url)s"), {"status": status, "url": url}),
         http_status=status,
         retry_after=retry_after,
         transient=transient,
@@ -258,8 +266,13 @@ class Deadline:
     def error(self, url):
         return FetchError(
             ErrorCode.TIMEOUT,
-            _("timed out after %(seconds)g s: %(url)s did not finish sending (NEWS_FETCH_DEADLINE)")
-            % {"seconds": self.seconds, "url": url},
+            Message(
+                _(
+                    "timed out after %(seconds)g s: %(url)s did not finish sending "
+                    "(NEWS_FETCH_DEADLINE)"
+                ),
+                {"seconds": self.seconds, "url": url},
+            ),
         )
 
 
@@ -279,7 +292,10 @@ class Exchange:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(
                 ErrorCode.INVALID_URL,
-                _("invalid feed URL %(url)s: only http and https URLs are fetched") % {"url": url},
+                Message(
+                    _("invalid feed URL %(url)s: only http and https URLs are fetched"),
+                    {"url": url},
+                ),
             )
         if deadline.passed:
             raise deadline.error(url)
@@ -287,7 +303,7 @@ class Exchange:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise FetchError(
-                ErrorCode.INVALID_URL, _("invalid port in feed URL %(url)s") % {"url": url}
+                ErrorCode.INVALID_URL, Message(_("invalid port in feed URL %(url)s"), {"url": url})
             ) from None
 
         sock = _connect(url, parts.hostname, port, limits, deadline)
@@ -315,6 +331,9 @@ class Exchange:
 
     def close(self):
         self.watchdog.cancel()
+        # With "Connection: close" http.client hands the socket over to the
+        # response, so closing the connection alone would leave it open.
+        self.response.close()
         self.connection.close()
 
     def read_body(self, limits, deadline):
@@ -343,11 +362,14 @@ def _connect(url, host, port, limits, deadline):
     try:
         addresses = resolve_allowed(host, port)
     except BlockedAddress as exc:
-        raise FetchError(ErrorCode.BLOCKED_ADDRESS, str(exc)) from None
+        raise FetchError(ErrorCode.BLOCKED_ADDRESS, exc.message) from None
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(
             ErrorCode.DNS_FAILURE,
-            _("could not resolve the host of %(url)s: %(error)s") % {"url": url, "error": exc},
+            Message(
+                _("could not resolve the host of %(url)s: %(error)s"),
+                {"url": url, "error": exc},
+            ),
         ) from None
 
     last_error = None
@@ -365,7 +387,7 @@ def _connect(url, host, port, limits, deadline):
         peer = sock.getpeername()[0]
         if not settings.NEWS_ALLOW_PRIVATE_ADDRESSES and not is_public(peer):
             sock.close()
-            raise FetchError(ErrorCode.BLOCKED_ADDRESS, str(BlockedAddress(host, peer)))
+            raise FetchError(ErrorCode.BLOCKED_ADDRESS, BlockedAddress(host, peer).message)
         sock.settimeout(limits.read_timeout)
         return sock
     raise _error_from_exception(last_error, url, limits, deadline, connecting=True)
@@ -401,8 +423,10 @@ class BodyDecoder:
         else:
             raise FetchError(
                 ErrorCode.PARSE_ERROR,
-                _("%(url)s sent Content-Encoding %(encoding)s, which is not supported")
-                % {"url": url, "encoding": encoding},
+                Message(
+                    _("%(url)s sent Content-Encoding %(encoding)s, which is not supported"),
+                    {"url": url, "encoding": encoding},
+                ),
             )
 
     def decode(self, raw):
@@ -426,8 +450,10 @@ class BodyDecoder:
                     continue
                 raise FetchError(
                     ErrorCode.PARSE_ERROR,
-                    _("%(url)s sent a corrupt %(encoding)s body: %(error)s")
-                    % {"url": self.url, "encoding": self.encoding, "error": exc},
+                    Message(
+                        _("%(url)s sent a corrupt %(encoding)s body: %(error)s"),
+                        {"url": self.url, "encoding": self.encoding, "error": exc},
+                    ),
                 ) from None
             output.append(self._count(piece))
             data = self.inflater.unconsumed_tail
@@ -448,8 +474,10 @@ class BodyDecoder:
     def _too_large(self):
         return FetchError(
             ErrorCode.TOO_LARGE,
-            _("response from %(url)s is larger than %(max)d bytes (NEWS_MAX_FEED_BYTES)")
-            % {"url": self.url, "max": self.max_bytes},
+            Message(
+                _("response from %(url)s is larger than %(max)d bytes (NEWS_MAX_FEED_BYTES)"),
+                {"url": self.url, "max": self.max_bytes},
+            ),
         )
 
 
@@ -460,29 +488,39 @@ def _error_from_exception(exc, url, limits, deadline, *, connecting=False):
         if connecting:
             return FetchError(
                 ErrorCode.TIMEOUT,
-                _("timed out after %(seconds)g s connecting to %(url)s")
-                % {"seconds": limits.connect_timeout, "url": url},
+                Message(
+                    _("timed out after %(seconds)g s connecting to %(url)s"),
+                    {"seconds": limits.connect_timeout, "url": url},
+                ),
                 transient=True,
             )
         return FetchError(
             ErrorCode.TIMEOUT,
-            _("timed out after %(seconds)g s waiting for %(url)s")
-            % {"seconds": limits.read_timeout, "url": url},
+            Message(
+                _("timed out after %(seconds)g s waiting for %(url)s"),
+                {"seconds": limits.read_timeout, "url": url},
+            ),
         )
     if isinstance(exc, ConnectionRefusedError):
         return FetchError(
             ErrorCode.CONNECTION_REFUSED,
-            _("connection refused by %(url)s") % {"url": url},
+            Message(_("connection refused by %(url)s"), {"url": url}),
             transient=True,
         )
     if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
         return FetchError(
-            ErrorCode.TLS_ERROR, _("TLS error with %(url)s: %(error)s") % {"url": url, "error": exc}
+            ErrorCode.TLS_ERROR,
+            Message(
+                _("TLS error with %(url)s: %(error)s"),
+                {"url": url, "error": exc},
+            )
         )
     return FetchError(
         ErrorCode.CONNECTION_ERROR,
-        _("connection to %(url)s failed: %(error)s")
-        % {"url": url, "error": f"{exc.__class__.__name__}: {exc}"},
+        Message(
+            _("connection to %(url)s failed: %(error)s"),
+            {"url": url, "error": f"{exc.__class__.__name__}: {exc}"},
+        ),
         transient=True,
     )
 

@@ -19,10 +19,11 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from news import hosts
 from news.download import FetchError, download
+from news.messages import Message, MessageList, english, render
 from news.models import ErrorCode, FetchRun, Source, SourceResult
 from news.parsing import parse_feed
 from news.resolve import fill_original_urls
@@ -39,8 +40,9 @@ class SourceOutcome:
     updated: int = 0
     http_status: int | None = None
     error_code: str = ""
-    error_message: str = ""
-    warning: str = ""
+    # Messages (news.messages) or plain text, rendered when they are stored.
+    error_message: object = ""
+    warning: object = ""
 
 
 def create_run(trigger, user=None, sources=None):
@@ -141,7 +143,13 @@ def fetch_source(run, source, *, forced=False):
     if skip_reason:
         outcome = SourceOutcome(status=SourceResult.Status.SKIPPED, warning=skip_reason)
         result = _record_outcome(run, source, outcome, started)
-        logger.info("run %s source %s (%s) skipped: %s", run.pk, source.pk, source.url, skip_reason)
+        logger.info(
+            "run %s source %s (%s) skipped: %s",
+            run.pk,
+            source.pk,
+            source.url,
+            english(skip_reason),
+        )
         return result
     try:
         outcome = _fetch_and_store(run, source)
@@ -152,8 +160,9 @@ def fetch_source(run, source, *, forced=False):
         outcome = SourceOutcome(
             status=SourceResult.Status.FAILED,
             error_code=ErrorCode.INTERNAL_ERROR,
-            error_message=_("unexpected error: %(error)s")
-            % {"error": f"{exc.__class__.__name__}: {exc}"},
+            error_message=Message(
+                _("unexpected error: %(error)s"), {"error": f"{exc.__class__.__name__}: {exc}"}
+            ),
         )
 
     result = _record_outcome(run, source, outcome, started)
@@ -164,15 +173,19 @@ def fetch_source(run, source, *, forced=False):
 def _skip_reason(source, forced):
     until = hosts.wait_until(source.url)
     if until is not None:
-        return _("%(host)s asked to wait (HTTP 429 or 503 with Retry-After) until %(time)s") % {
-            "host": hosts.host_of(source.url),
-            "time": _format_time(datetime.datetime.fromtimestamp(until, tz=datetime.timezone.utc)),
-        }
+        until_time = datetime.datetime.fromtimestamp(until, tz=datetime.timezone.utc)
+        return Message(
+            _("%(host)s asked to wait (HTTP 429 or 503 with Retry-After) until %(time)s"),
+            {"host": hosts.host_of(source.url), "time": _format_time(until_time)},
+        )
     if not forced and source.next_fetch_after and source.next_fetch_after > timezone.now():
-        return _("backing off after %(failures)d failures in a row until %(time)s") % {
-            "failures": source.consecutive_failures,
-            "time": _format_time(source.next_fetch_after),
-        }
+        return Message(
+            _("backing off after %(failures)d failures in a row until %(time)s"),
+            {
+                "failures": source.consecutive_failures,
+                "time": _format_time(source.next_fetch_after),
+            },
+        )
     return ""
 
 
@@ -186,11 +199,10 @@ def _failure_outcome(exc):
     if exc.http_status is not None:
         seconds = hosts.record_wait(exc.url, exc.http_status, exc.retry_after)
         if seconds is not None:
-            message = _("%(error)s; no request to %(host)s for %(seconds)d s") % {
-                "error": exc.message,
-                "host": hosts.host_of(exc.url),
-                "seconds": seconds,
-            }
+            message = Message(
+                _("%(error)s; no request to %(host)s for %(seconds)d s"),
+                {"error": exc.message, "host": hosts.host_of(exc.url), "seconds": seconds},
+            )
     return SourceOutcome(
         status=SourceResult.Status.FAILED,
         http_status=exc.http_status,
@@ -201,12 +213,12 @@ def _failure_outcome(exc):
 
 def _fetch_and_store(run, source):
     fetched = download(source.url, etag=source.etag, last_modified=source.last_modified)
-    notes = []
+    notes = MessageList()
     if fetched.moved_to:
         notes.append(_move_source(source, fetched.moved_to))
     if fetched.not_modified:
         return SourceOutcome(
-            status=SourceResult.Status.UNCHANGED, http_status=304, warning="; ".join(notes)
+            status=SourceResult.Status.UNCHANGED, http_status=304, warning=notes
         )
 
     feed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
@@ -216,15 +228,15 @@ def _fetch_and_store(run, source):
     source.etag = fetched.etag[:500]
     source.last_modified = fetched.last_modified[:100]
     source.save(update_fields=["etag", "last_modified"])
-    if feed.warning:
-        notes.append(feed.warning)
+    if feed.warnings:
+        notes.append(feed.warnings)
     return SourceOutcome(
         status=SourceResult.Status.SUCCEEDED,
         entries_seen=len(feed.entries),
         created=stored.created,
         updated=stored.updated,
         http_status=fetched.status,
-        warning="; ".join(notes),
+        warning=notes,
     )
 
 
@@ -237,13 +249,20 @@ def _move_source(source, new_url):
     values = {"old": old_url, "new": new_url}
     if source.kind == Source.Kind.GOOGLE_NEWS:
         # The URL of a Google News source is rebuilt from its query parts.
-        return _("%(old)s moved permanently to %(new)s; Google News URLs are kept") % values
+        return Message(
+            _("%(old)s moved permanently to %(new)s; Google News URLs are kept"), values
+        )
     if len(new_url) > Source._meta.get_field("url").max_length:
-        return _("%(old)s moved permanently to %(new)s, which is too long to store") % values
-    url_in_use = _(
-        "%(old)s moved permanently to %(new)s, which another source already uses; "
-        "the URL was kept"
-    ) % values
+        return Message(
+            _("%(old)s moved permanently to %(new)s, which is too long to store"), values
+        )
+    url_in_use = Message(
+        _(
+            "%(old)s moved permanently to %(new)s, which another source already uses; "
+            "the URL was kept"
+        ),
+        values,
+    )
     if Source.objects.filter(url=new_url).exclude(pk=source.pk).exists():
         return url_in_use
     try:
@@ -254,7 +273,7 @@ def _move_source(source, new_url):
         return url_in_use
     source.url = new_url
     logger.info("source %s moved permanently from %s to %s", source.pk, old_url, new_url)
-    return _("%(old)s moved permanently to %(new)s; the source URL was updated") % values
+    return Message(_("%(old)s moved permanently to %(new)s; the source URL was updated"), values)
 
 
 def _record_outcome(run, source, outcome, started):
@@ -268,8 +287,8 @@ def _record_outcome(run, source, outcome, started):
             url=source.url,
             status=outcome.status,
             error_code=outcome.error_code,
-            error_message=outcome.error_message,
-            warning=outcome.warning,
+            error_message=render(outcome.error_message),
+            warning=render(outcome.warning),
             http_status=outcome.http_status,
             entries_seen=outcome.entries_seen,
             articles_created=outcome.created,
@@ -296,7 +315,7 @@ def _record_outcome(run, source, outcome, started):
                 last_failure_at=now,
                 consecutive_failures=F("consecutive_failures") + 1,
                 last_error_code=outcome.error_code,
-                last_error=outcome.error_message,
+                last_error=render(outcome.error_message),
             )
             failures = Source.objects.values_list("consecutive_failures", flat=True).get(
                 pk=source.pk
@@ -361,7 +380,7 @@ def _log_outcome(run, source, outcome):
             source.pk,
             source.url,
             outcome.error_code,
-            outcome.error_message,
+            english(outcome.error_message),
         )
         return
     if outcome.warning:
@@ -370,7 +389,7 @@ def _log_outcome(run, source, outcome):
             run.pk,
             source.pk,
             source.url,
-            outcome.warning,
+            english(outcome.warning),
         )
     logger.info(
         "run %s source %s (%s): %s entries=%d created=%d updated=%d",

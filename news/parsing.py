@@ -4,10 +4,11 @@ import re
 from dataclasses import dataclass, field
 
 import feedparser
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from news.download import FetchError
 from news.entries import normalize_entry
+from news.messages import Message, MessageList
 from news.models import ErrorCode
 
 # feedparser sets bozo for this when the HTTP charset and the XML declaration
@@ -27,20 +28,19 @@ class ParsedFeed:
     title: str
     version: str
     entries: list = field(default_factory=list)
-    warning: str = ""
+    warnings: MessageList = field(default_factory=MessageList)
 
 
 def parse_feed(content, *, url, content_type=""):
     """Parse `content` (bytes) fetched from `url` and return a ParsedFeed.
 
     Raises FetchError(NOT_A_FEED) when the bytes are not RSS or Atom. A feed
-    that feedparser recovers from malformed XML is returned with `warning`
-    set instead of failing.
+    that feedparser recovers from malformed XML is returned with `warnings`
+    instead of failing.
     """
     if not content.strip():
-        raise FetchError(
-            ErrorCode.NOT_A_FEED, _("response from %(url)s is empty, not a feed") % {"url": url}
-        )
+        message = Message(_("response from %(url)s is empty, not a feed"), {"url": url})
+        raise FetchError(ErrorCode.NOT_A_FEED, message)
     content, removed_entities = remove_entity_declarations(content)
 
     # feedparser gets bytes and the Content-Type header, never a URL and
@@ -56,19 +56,22 @@ def parse_feed(content, *, url, content_type=""):
     if not version:
         raise FetchError(ErrorCode.NOT_A_FEED, _not_a_feed_message(url, content_type, content))
 
-    warnings = []
+    warnings = MessageList()
     if removed_entities:
-        warnings.append(_("entity declarations in the DOCTYPE were removed, not expanded"))
+        warnings.append(
+            Message(_("entity declarations in the DOCTYPE were removed, not expanded"))
+        )
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), HARMLESS_BOZO):
         warnings.append(
-            _("feed is malformed but was read: %(error)s") % {"error": parsed.get("bozo_exception")}
+            Message(
+                _("feed is malformed but was read: %(error)s"),
+                {"error": parsed.get("bozo_exception")},
+            )
         )
 
     entries = [normalize_entry(entry, url) for entry in parsed.entries]
     feed_title = (parsed.get("feed") or {}).get("title", "")
-    return ParsedFeed(
-        title=feed_title, version=version, entries=entries, warning="; ".join(warnings)
-    )
+    return ParsedFeed(title=feed_title, version=version, entries=entries, warnings=warnings)
 
 
 def remove_entity_declarations(content):
@@ -107,11 +110,14 @@ def _doctype_end(content, start):
 def _not_a_feed_message(url, content_type, content):
     head = content[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
-        return _("response from %(url)s is HTML, not a feed") % {"url": url}
+        return Message(_("response from %(url)s is HTML, not a feed"), {"url": url})
     if head.startswith(b"{") and b"jsonfeed.org" in head:
         # feedparser 6.0.14 reads only XML feeds.
-        return _(
-            "response from %(url)s is a JSON Feed, which is not supported; "
-            "use the site's RSS or Atom feed"
-        ) % {"url": url}
-    return _("response from %(url)s is not an RSS or Atom feed") % {"url": url}
+        return Message(
+            _(
+                "response from %(url)s is a JSON Feed, which is not supported; "
+                "use the site's RSS or Atom feed"
+            ),
+            {"url": url},
+        )
+    return Message(_("response from %(url)s is not an RSS or Atom feed"), {"url": url})

@@ -90,7 +90,9 @@ def resolve(link):
             location = exchange.response.getheader("Location") or ""
             retry_after = exchange.response.getheader("Retry-After")
     except FetchError as exc:
-        logger.info("could not resolve Google News link %s: %s: %s", link, exc.code, exc.message)
+        logger.info(
+            "could not resolve Google News link %s: %s: %s", link, exc.code, exc.message.english()
+        )
         return ""
 
     if status in (301, 302, 303, 307, 308) and location:

@@ -7,6 +7,7 @@ import tracemalloc
 import zlib
 
 import pytest
+from django.utils import translation
 
 from news import addresses, download as download_module
 from news.download import BodyDecoder, FetchError, Limits, download
@@ -103,7 +104,7 @@ def test_connection_refused_is_retried_and_reported():
     url = f"http://127.0.0.1:{free_port()}/feed.xml"
     error = fetch_error(url)
     assert error.code == ErrorCode.CONNECTION_REFUSED
-    assert error.message == f"connection refused by {url}"
+    assert str(error) == f"connection refused by {url}"
 
 
 def test_unresolvable_host_is_dns_failure():
@@ -128,7 +129,7 @@ def test_gzip_bomb_fails_as_too_large(feed_server):
     url = feed_server.add("/bomb.xml", bomb, headers={"Content-Encoding": "gzip"})
     error = fetch_error(url, max_bytes=1024 * 1024)
     assert error.code == ErrorCode.TOO_LARGE
-    assert "NEWS_MAX_FEED_BYTES" in error.message
+    assert "NEWS_MAX_FEED_BYTES" in str(error)
 
 
 def test_gzip_bomb_is_inflated_only_to_the_cap():
@@ -163,7 +164,7 @@ def test_trickling_server_hits_overall_deadline(feed_server):
     error = fetch_error(url, read_timeout=1, deadline=1.5)
     elapsed = time.monotonic() - started
     assert error.code == ErrorCode.TIMEOUT
-    assert "NEWS_FETCH_DEADLINE" in error.message
+    assert "NEWS_FETCH_DEADLINE" in str(error)
     assert elapsed < 1.5 + 5
 
 
@@ -174,7 +175,7 @@ def test_deadline_interrupts_a_blocked_read(feed_server):
     url = feed_server.add_handler("/stuck.xml", faults.headers_then(stall_body, length=100))
     started = time.monotonic()
     error = fetch_error(url, read_timeout=30, deadline=1)
-    assert "NEWS_FETCH_DEADLINE" in error.message
+    assert "NEWS_FETCH_DEADLINE" in str(error)
     # The read timeout is 30 s, so only the watchdog can end this early.
     assert time.monotonic() - started < 5
 
@@ -197,7 +198,7 @@ def test_redirect_loop_fails(feed_server):
     url = feed_server.add("/a.xml", b"", status=302, headers={"Location": "/b.xml"})
     feed_server.add("/b.xml", b"", status=302, headers={"Location": "/a.xml"})
     error = fetch_error(url)
-    assert error.message == f"redirect loop: {feed_server.url('/b.xml')} redirects back to {url}"
+    assert str(error) == f"redirect loop: {feed_server.url('/b.xml')} redirects back to {url}"
 
 
 def test_too_many_redirects_fail(feed_server):
@@ -205,7 +206,7 @@ def test_too_many_redirects_fail(feed_server):
         location = {"Location": f"/hop{hop + 1}.xml"}
         feed_server.add(f"/hop{hop}.xml", b"", status=302, headers=location)
     error = fetch_error(feed_server.url("/hop0.xml"))
-    assert "too many redirects" in error.message
+    assert "too many redirects" in str(error)
     assert feed_server.hits("/hop6.xml") == 0
 
 
@@ -231,8 +232,8 @@ def test_loopback_address_is_blocked(feed_server, host):
     url = feed_server.add("/private.xml", FEED).replace("127.0.0.1", host)
     error = fetch_error(url)
     assert error.code == ErrorCode.BLOCKED_ADDRESS
-    assert "127.0.0.1" in error.message
-    assert "NEWS_ALLOW_PRIVATE_ADDRESSES" in error.message
+    assert "127.0.0.1" in str(error)
+    assert "NEWS_ALLOW_PRIVATE_ADDRESSES" in str(error)
     assert feed_server.hits("/private.xml") == 0
 
 
@@ -267,7 +268,7 @@ def test_redirect_to_blocked_address_is_refused(feed_server, monkeypatch):
     url = feed_server.add("/outside.xml", b"", status=302, headers={"Location": target})
     error = fetch_error(url)
     assert error.code == ErrorCode.BLOCKED_ADDRESS
-    assert "127.0.0.2" in error.message
+    assert "127.0.0.2" in str(error)
     assert feed_server.hits("/outside.xml") == 1
 
 
@@ -313,3 +314,10 @@ def test_endless_body_memory_stays_bounded(feed_server):
         tracemalloc.stop()
     # The body kept in memory is at most the cap; the rest is buffers.
     assert peak < 3 * max_bytes
+
+
+def test_error_message_renders_in_english_for_logs(feed_server):
+    url = feed_server.add("/missing.xml", b"", status=404)
+    with translation.override("zh-hant"):
+        error = fetch_error(url)
+    assert error.message.english() == f"HTTP 404 from {url}"

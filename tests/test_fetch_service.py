@@ -1,11 +1,13 @@
 import datetime
 import io
+from pathlib import Path
 import threading
 import time
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
+from django.utils import translation
 
 from news import hosts
 from news.fetching import backoff_seconds, create_run, run_fetch
@@ -14,6 +16,10 @@ from tests import faults
 from tests.feedserver import FeedServer, item, rss
 
 pytestmark = pytest.mark.usefixtures("english")
+
+ZH_HANT_CATALOGUE = (
+    Path(__file__).resolve().parent.parent / "news/locale/zh_Hant/LC_MESSAGES/django.mo"
+)
 
 
 def fetch(*sources):
@@ -109,7 +115,10 @@ def test_concurrent_runs_over_one_feed_store_each_article_once(transactional_db,
     runs = []
 
     def worker():
-        runs.append(fetch(source))
+        try:
+            runs.append(fetch(source))
+        finally:
+            connections.close_all()
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -495,3 +504,14 @@ def test_fetch_news_fails_trickling_host_at_deadline(feed_server, make_source, s
     assert last_run().status == FetchRun.Status.FAILED
     assert source.results.get().error_code == ErrorCode.TIMEOUT
     assert time.monotonic() - started < 1.5 + 5
+
+
+@pytest.mark.skipif(
+    not ZH_HANT_CATALOGUE.exists(), reason="zh_Hant messages are not compiled (compilemessages)"
+)
+def test_failure_is_stored_translated_and_logged_in_english(feed_server, make_source, caplog):
+    source = make_source(feed_server.add("/gone.xml", b"", status=404))
+    with translation.override("zh-hant"):
+        run = fetch(source)
+    assert result_of(run, source).error_message == f"{source.url} 回應 HTTP 404"
+    assert f"failed: http_status: HTTP 404 from {source.url}" in caplog.text

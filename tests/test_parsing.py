@@ -1,6 +1,7 @@
 """Broken, hostile and oddly encoded feeds, served over HTTP and fetched by the service."""
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -160,7 +161,7 @@ def test_external_file_entity_is_not_read(fetch_body):
         "<item><title>外部&xxe;實體</title><guid>x</guid></item></channel></rss>"
     ).encode()
     fetch_body(body)
-    hostname = open("/etc/hostname").read().strip()
+    hostname = Path("/etc/hostname").read_text().strip()
     assert hostname not in Article.objects.get().title
 
 
