@@ -243,7 +243,7 @@ def _fetch_and_store(run, source):
 def _move_source(source, new_url):
     """Store the target of a permanent redirect as the source's URL.
 
-    Returns a note for the run's warning that says what was done.
+    Returns a note for the run's warning that describes the change.
     """
     old_url = source.url
     values = {"old": old_url, "new": new_url}
