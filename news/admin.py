@@ -5,8 +5,11 @@ from news.models import Article, FetchRun, Source, SourceResult
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "url", "enabled", "last_success_at", "consecutive_failures"]
-    list_filter = ["kind", "enabled"]
+    list_display = ["name", "kind", "url", "enabled", "last_success_at", "consecutive_failures",
+                    "last_error_code", "last_error"]
+    list_filter = ["kind", "enabled", "last_error_code"]
+    # Sources with the most failures in a row come first, so broken ones lead.
+    ordering = ["-consecutive_failures", "name"]
     search_fields = ["name", "url"]
 
 

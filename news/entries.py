@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from news.google_news import decode_article_url
 from news.models import Article
 
 # Query parameters that track the reader and never change the article.
@@ -32,6 +33,8 @@ class EntryData:
     publisher_url: str
     summary: str
     published_at: datetime.datetime | None
+    # The publisher's own article URL behind a Google News link, or "".
+    original_url: str = ""
 
     # Fields copied onto an existing Article when they change.
     CONTENT_FIELDS = (
@@ -42,6 +45,7 @@ class EntryData:
         "publisher_url",
         "summary",
         "published_at",
+        "original_url",
     )
 
 
@@ -64,6 +68,7 @@ def normalize_entry(entry, feed_url):
         publisher_url=_truncate("publisher_url", publisher_url),
         summary=summary,
         published_at=published_at,
+        original_url=_truncate("original_url", decode_article_url(link)),
     )
 
 

@@ -10,9 +10,13 @@ pages link to:
     search       https://news.google.com/rss/search?q=<query>+when:1d&..
 """
 
+import base64
+import binascii
 import datetime
 import re
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
+
+from django.utils.translation import gettext as _
 
 BASE_URL = "https://news.google.com/rss"
 DEFAULT_HL = "zh-TW"
@@ -35,6 +39,11 @@ SECTIONS = (
 WHEN_PATTERN = re.compile(r"^[1-9][0-9]{0,3}[hdmy]$")
 # A topic id is URL-safe base64, as Google's topic pages use.
 TOPIC_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
+HOST = "news.google.com"
+# Article links look like https://news.google.com/rss/articles/<id>?oc=5.
+ARTICLE_PATH = re.compile(r"^(?:/rss)?/articles/([A-Za-z0-9_-]+)$")
+# Ids since July 2024 carry this opaque token instead of the publisher URL.
+OPAQUE_ID_PREFIX = b"AU_yqL"
 
 
 class InvalidGoogleNewsQuery(ValueError):
@@ -61,11 +70,14 @@ def build_url(
     for name, value in params.items():
         if not value or not re.match(r"^[A-Za-z0-9:_-]+$", value):
             raise InvalidGoogleNewsQuery(
-                f"{name}={value!r} is not a valid language or region code "
-                "(for example hl=zh-TW, gl=TW, ceid=TW:zh-Hant)."
+                _(
+                    "%(name)s=%(value)r is not a valid language or region code "
+                    "(for example hl=zh-TW, gl=TW, ceid=TW:zh-Hant)."
+                )
+                % {"name": name, "value": value}
             )
     if when and mode != "search":
-        raise InvalidGoogleNewsQuery("A time window (when) applies only to searches.")
+        raise InvalidGoogleNewsQuery(_("A time window (when) applies only to searches."))
 
     if mode == "top":
         path = ""
@@ -73,14 +85,15 @@ def build_url(
         path = _topic_path(topic)
     elif mode == "geo":
         if not query.strip():
-            raise InvalidGoogleNewsQuery("A location feed needs a place name.")
+            raise InvalidGoogleNewsQuery(_("A location feed needs a place name."))
         path = "/headlines/section/geo/" + quote(query.strip(), safe="")
     elif mode == "search":
         params = {"q": _search_terms(query, when, after, before), **params}
         path = "/search"
     else:
         raise InvalidGoogleNewsQuery(
-            f"Unknown Google News feed {mode!r}; use top, topic, geo or search."
+            _("Unknown Google News feed %(mode)r. Use top, topic, geo or search.")
+            % {"mode": mode}
         )
     return f"{BASE_URL}{path}?{urlencode(params, quote_via=quote, safe=':')}"
 
@@ -92,26 +105,88 @@ def _topic_path(topic):
     if TOPIC_ID_PATTERN.match(topic):
         return "/topics/" + topic
     raise InvalidGoogleNewsQuery(
-        f"Unknown topic {topic!r}. Use one of {', '.join(SECTIONS)} "
-        "or a topic id copied from a Google News topic URL."
+        _(
+            "Unknown topic %(topic)r. Use one of %(sections)s "
+            "or a topic id copied from a Google News topic URL."
+        )
+        % {"topic": topic, "sections": ", ".join(SECTIONS)}
     )
 
 
 def _search_terms(query, when, after, before):
     terms = query.strip()
     if not terms:
-        raise InvalidGoogleNewsQuery("A search feed needs a query.")
+        raise InvalidGoogleNewsQuery(_("A search feed needs a query."))
     if when:
         if not WHEN_PATTERN.match(when):
             raise InvalidGoogleNewsQuery(
-                f"Time window {when!r} is invalid; use a number and a unit "
-                "h, d, m or y, for example 1h, 1d or 7d."
+                _(
+                    "Time window %(when)r is invalid. Use a number and a unit "
+                    "h, d, m or y, for example 1h, 1d or 7d."
+                )
+                % {"when": when}
             )
         terms += f" when:{when}"
     for operator, day in (("after", after), ("before", before)):
         if day is None:
             continue
         if not isinstance(day, datetime.date):
-            raise InvalidGoogleNewsQuery(f"{operator} must be a date, got {day!r}.")
+            raise InvalidGoogleNewsQuery(
+                _("%(operator)s must be a date, not %(value)r.")
+                % {"operator": operator, "value": day}
+            )
         terms += f" {operator}:{day.isoformat()}"
     return terms
+
+
+def article_id(link):
+    """Return the article id of a Google News article link, or "" for other links."""
+    parts = urlsplit(link)
+    if (parts.hostname or "").lower() != HOST:
+        return ""
+    match = ARTICLE_PATH.match(parts.path)
+    return match.group(1) if match else ""
+
+
+def decode_article_url(link):
+    """Return the publisher URL stored inside an older Google News article id.
+
+    Older ids are URL-safe base64 of a small protobuf message whose field 4
+    is the publisher URL. Ids issued since July 2024 contain an opaque token
+    (starting "AU_yqL") instead, so they return "" here. news.resolve can
+    look those up over the network when NEWS_RESOLVE_GOOGLE_LINKS is on.
+    """
+    identifier = article_id(link)
+    if not identifier:
+        return ""
+    try:
+        payload = base64.urlsafe_b64decode(identifier + "=" * (-len(identifier) % 4))
+    except (binascii.Error, ValueError):
+        return ""
+    # Field 1 (varint) comes first, then field 4 (tag 0x22) with its length.
+    if not payload.startswith(b"\x08\x13\x22"):
+        return ""
+    length, offset = _read_varint(payload, 3)
+    if length is None:
+        return ""
+    value = payload[offset : offset + length]
+    if value.startswith(OPAQUE_ID_PREFIX):
+        return ""
+    try:
+        url = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    return url if url.startswith(("http://", "https://")) else ""
+
+
+def _read_varint(data, offset):
+    value = 0
+    shift = 0
+    while offset < len(data) and shift < 35:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, offset
+        shift += 7
+    return None, offset

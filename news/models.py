@@ -7,6 +7,12 @@ from django.utils.translation import gettext_lazy as _
 from news import google_news
 
 
+class SourceQuerySet(models.QuerySet):
+    def broken(self):
+        """Sources that failed NEWS_SOURCE_MAX_FAILURES times or more in a row."""
+        return self.filter(consecutive_failures__gte=settings.NEWS_SOURCE_MAX_FAILURES)
+
+
 class Source(models.Model):
     class Kind(models.TextChoices):
         GOOGLE_NEWS = "google_news", _("Google News")
@@ -66,6 +72,8 @@ class Source(models.Model):
     # Earliest time the next fetch may run, pushed back after each failure.
     next_fetch_after = models.DateTimeField(_("next fetch after"), null=True, blank=True)
 
+    objects = SourceQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         verbose_name = _("source")
@@ -73,6 +81,11 @@ class Source(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_broken(self):
+        """True after NEWS_SOURCE_MAX_FAILURES failures in a row, until a success resets it."""
+        return self.consecutive_failures >= settings.NEWS_SOURCE_MAX_FAILURES
 
     def save(self, *args, **kwargs):
         if self.kind == self.Kind.GOOGLE_NEWS:
@@ -108,6 +121,9 @@ class Article(models.Model):
     link = models.URLField(_("link"), max_length=2000, blank=True)
     publisher_name = models.CharField(_("publisher"), max_length=300, blank=True)
     publisher_url = models.URLField(_("publisher URL"), max_length=2000, blank=True)
+    # The publisher's own article URL behind a Google News link, decoded from
+    # the link or resolved over the network (news.resolve). Empty when unknown.
+    original_url = models.URLField(_("original URL"), max_length=2000, blank=True)
     summary = models.TextField(_("summary"), blank=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)

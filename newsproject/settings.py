@@ -203,8 +203,24 @@ NEWS_MAX_FEED_BYTES = env_int("NEWS_MAX_FEED_BYTES", 10 * 1024 * 1024, minimum=1
 NEWS_USER_AGENT = env_str("NEWS_USER_AGENT", "")
 NEWS_ALLOW_PRIVATE_ADDRESSES = env_bool("NEWS_ALLOW_PRIVATE_ADDRESSES", False)
 NEWS_FETCH_CONCURRENCY = env_int("NEWS_FETCH_CONCURRENCY", 4, minimum=1)
+# Retries within one download after connection errors and 5xx statuses; the
+# delay doubles from NEWS_FETCH_RETRY_DELAY, with jitter.
+NEWS_FETCH_RETRIES = env_int("NEWS_FETCH_RETRIES", 2, minimum=0)
+NEWS_FETCH_RETRY_DELAY = env_float("NEWS_FETCH_RETRY_DELAY", 1.0, minimum=0.0)
+# Maximum wait, in seconds, that a host's Retry-After can impose on its sources.
+NEWS_HOST_MAX_WAIT = env_int("NEWS_HOST_MAX_WAIT", 24 * 3600, minimum=1)
+# A failing source waits NEWS_SOURCE_BACKOFF seconds, doubled per failure in a
+# row up to NEWS_SOURCE_MAX_BACKOFF; it counts as broken after
+# NEWS_SOURCE_MAX_FAILURES failures in a row.
+NEWS_SOURCE_BACKOFF = env_int("NEWS_SOURCE_BACKOFF", 600, minimum=0)
 NEWS_SOURCE_MAX_FAILURES = env_int("NEWS_SOURCE_MAX_FAILURES", 10, minimum=1)
 NEWS_SOURCE_MAX_BACKOFF = env_int("NEWS_SOURCE_MAX_BACKOFF", 24 * 3600, minimum=0)
+# Optional lookup of the publisher URL behind new-style Google News links.
+NEWS_RESOLVE_GOOGLE_LINKS = env_bool("NEWS_RESOLVE_GOOGLE_LINKS", False)
+NEWS_RESOLVE_ENDPOINT = env_str("NEWS_RESOLVE_ENDPOINT", "https://news.google.com")
+NEWS_RESOLVE_TIMEOUT = env_float("NEWS_RESOLVE_TIMEOUT", 5.0, minimum=0.1)
+NEWS_RESOLVE_MAX_PER_FETCH = env_int("NEWS_RESOLVE_MAX_PER_FETCH", 10, minimum=0)
+NEWS_RESOLVE_INTERVAL = env_float("NEWS_RESOLVE_INTERVAL", 1.0, minimum=0.0)
 
 # Triggering and scheduling.
 NEWS_LOCK_TTL = env_int("NEWS_LOCK_TTL", 60, minimum=2)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import django_rq
 import pytest
-from rq.job import JobStatus
 from django.db import connection
+from django.utils import translation
+from rq.job import JobStatus
 
+from news import hosts
 from news.embedded_redis import EmbeddedRedis
 from news.locking import lock_cache, lock_key
 from news.models import Source
@@ -33,10 +35,19 @@ def _feed_server_instance():
 
 @pytest.fixture
 def feed_server(_feed_server_instance):
-    """The session's feed server with no routes and no recorded requests."""
+    """The session's feed server with no routes, recorded requests or host wait."""
     _feed_server_instance.routes.clear()
     _feed_server_instance.requests.clear()
-    return _feed_server_instance
+    hosts.clear_wait(_feed_server_instance.url("/"))
+    yield _feed_server_instance
+    hosts.clear_wait(_feed_server_instance.url("/"))
+
+
+@pytest.fixture
+def english():
+    """Messages in English, in this thread and in the fetch pool's threads."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

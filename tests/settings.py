@@ -12,6 +12,8 @@ os.environ.setdefault("NEWS_ALLOW_PRIVATE_ADDRESSES", "1")
 os.environ.setdefault("NEWS_CONNECT_TIMEOUT", "2")
 os.environ.setdefault("NEWS_READ_TIMEOUT", "2")
 os.environ.setdefault("NEWS_FETCH_DEADLINE", "5")
+os.environ.setdefault("NEWS_FETCH_RETRY_DELAY", "0.05")
+os.environ.setdefault("NEWS_RESOLVE_INTERVAL", "0.05")
 os.environ.setdefault("NEWS_CACHE_PREFIX", "newsfetcher-test")
 os.environ.setdefault("NEWS_LOCK_PREFIX", "newsfetcher-test")
 

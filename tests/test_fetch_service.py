@@ -1,10 +1,25 @@
+import datetime
+import io
+from pathlib import Path
 import threading
+import time
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.db import connections
+from django.utils import translation
 
-from news.fetching import create_run, run_fetch
-from news.models import Article, ErrorCode, FetchRun, SourceResult
-from tests.feedserver import item, rss
+from news import hosts
+from news.fetching import backoff_seconds, create_run, run_fetch
+from news.models import Article, ErrorCode, FetchRun, Source, SourceResult
+from tests import faults
+from tests.feedserver import FeedServer, item, rss
+
+pytestmark = pytest.mark.usefixtures("english")
+
+ZH_HANT_CATALOGUE = (
+    Path(__file__).resolve().parent.parent / "news/locale/zh_Hant/LC_MESSAGES/django.mo"
+)
 
 
 def fetch(*sources):
@@ -100,7 +115,10 @@ def test_concurrent_runs_over_one_feed_store_each_article_once(transactional_db,
     runs = []
 
     def worker():
-        runs.append(fetch(source))
+        try:
+            runs.append(fetch(source))
+        finally:
+            connections.close_all()
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -173,3 +191,327 @@ def test_validators_are_sent_back_as_conditional_get(feed_server, make_source):
     fetch(source)
     fetch(source)
     assert feed_server.headers_of("/etag.xml")[1].get("if-none-match") == '"v1"'
+
+
+# Politeness: host waits, backoff, broken sources, redirects, parallel hosts.
+
+
+@pytest.fixture
+def no_retries(settings):
+    settings.NEWS_FETCH_RETRIES = 0
+
+
+@pytest.mark.usefixtures("no_retries")
+def test_rate_limited_host_gets_one_request(feed_server, make_source):
+    html = b"<html><body>Too Many Requests</body></html>"
+    url = feed_server.add_handler(
+        "/gn/rss",
+        faults.sequence(
+            faults.respond(429, html, {"Retry-After": "120", "Content-Type": "text/html"}),
+            faults.respond(503, html, {"Content-Type": "text/html"}),
+            faults.respond(200, rss(item("g1", "一"), item("g2", "二"), item("g3", "三"))),
+        ),
+    )
+    source = make_source(url, name="Google 新聞")
+
+    first = fetch(source)
+    error = result_of(first, source).error_message
+    assert first.status == FetchRun.Status.FAILED
+    assert "429" in error
+    assert "SAXParseException" not in error
+    assert Article.objects.count() == 0
+
+    second = fetch(source)
+    assert result_of(second, source).status == SourceResult.Status.SKIPPED
+    assert second.sources_failed == 0
+    assert feed_server.hits("/gn/rss") == 1
+
+    # The 120 s are over.
+    hosts.clear_wait(url)
+    third = fetch(source)
+    assert result_of(third, source).http_status == 503
+    assert "503" in result_of(third, source).error_message
+    assert Article.objects.count() == 0
+
+    assert fetch(source).articles_created == 3
+
+
+@pytest.mark.usefixtures("no_retries")
+def test_host_wait_skips_other_sources_on_that_host(feed_server, make_source):
+    limited = make_source(
+        feed_server.add("/a.xml", b"", status=503, headers={"Retry-After": "60"}), name="1 甲"
+    )
+    neighbour = make_source(feed_server.add("/b.xml", rss(item("b1", "乙"))), name="2 乙")
+    run = fetch(limited, neighbour)
+    assert result_of(run, neighbour).status == SourceResult.Status.SKIPPED
+    assert (run.sources_failed, run.sources_skipped) == (1, 1)
+    assert feed_server.hits("/b.xml") == 0
+
+
+def test_backoff_grows_to_maximum(settings):
+    settings.NEWS_SOURCE_BACKOFF = 10
+    settings.NEWS_SOURCE_MAX_BACKOFF = 35
+    assert [backoff_seconds(failures) for failures in (1, 2, 3, 4, 100)] == [10, 20, 35, 35, 35]
+
+
+@pytest.mark.usefixtures("no_retries")
+def test_failing_source_backs_off_until_later(feed_server, make_source, settings):
+    settings.NEWS_SOURCE_BACKOFF = 600
+    source = make_source(feed_server.add("/down.xml", b"", status=500))
+    fetch(source)
+    source.refresh_from_db()
+    delay = (source.next_fetch_after - source.last_failure_at).total_seconds()
+    assert delay == 600
+
+    # A run over every enabled source skips it; a run that names it does not.
+    run = run_fetch(create_run(FetchRun.Trigger.SCHEDULE))
+    assert result_of(run, source).status == SourceResult.Status.SKIPPED
+    assert feed_server.hits("/down.xml") == 1
+    fetch(source)
+    source.refresh_from_db()
+    assert (source.next_fetch_after - source.last_failure_at).total_seconds() == 1200
+
+
+@pytest.mark.usefixtures("no_retries")
+def test_broken_source_resets_on_success(feed_server, make_source, settings):
+    settings.NEWS_SOURCE_MAX_FAILURES = 2
+    source = make_source(feed_server.add("/flaky.xml", b"", status=500))
+    fetch(source)
+    fetch(source)
+    source.refresh_from_db()
+    assert source.is_broken
+    assert list(Source.objects.broken()) == [source]
+    assert source.last_error_code == ErrorCode.HTTP_STATUS
+
+    feed_server.add("/flaky.xml", rss(item("f1", "恢復")))
+    fetch(source)
+    source.refresh_from_db()
+    assert not source.is_broken
+    assert source.consecutive_failures == 0
+    assert source.last_error == ""
+    assert source.next_fetch_after is None
+
+
+@pytest.mark.parametrize("status", [301, 308])
+def test_permanent_redirect_updates_source_url(feed_server, make_source, status):
+    target = feed_server.add("/new.xml", rss(item("m1", "搬家")))
+    location = {"Location": target}
+    source = make_source(feed_server.add("/old.xml", b"", status=status, headers=location))
+    run = fetch(source)
+    source.refresh_from_db()
+    assert source.url == target
+    assert "moved permanently" in result_of(run, source).warning
+    assert Article.objects.count() == 1
+
+
+def test_temporary_redirect_keeps_source_url(feed_server, make_source):
+    target = feed_server.add("/new.xml", rss(item("m1", "暫時")))
+    old = feed_server.add("/old.xml", b"", status=302, headers={"Location": target})
+    source = make_source(old)
+    fetch(source)
+    source.refresh_from_db()
+    assert source.url == old
+
+
+def test_permanent_redirect_to_used_url_keeps_url(feed_server, make_source):
+    target = feed_server.add("/new.xml", rss(item("m1", "搬家")))
+    make_source(target, name="已存在")
+    old = feed_server.add("/old.xml", b"", status=301, headers={"Location": target})
+    source = make_source(old)
+    run = fetch(source)
+    source.refresh_from_db()
+    assert source.url == old
+    assert "another source already uses" in result_of(run, source).warning
+
+
+@pytest.fixture
+def second_feed_server():
+    server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+def test_hosts_are_fetched_in_parallel(
+    transactional_db, feed_server, second_feed_server, make_source, settings
+):
+    settings.NEWS_FETCH_CONCURRENCY = 2
+    # Each server responds only once both requests have arrived, which needs
+    # two requests in flight at the same time.
+    barrier = threading.Barrier(2, timeout=5)
+
+    def together(body):
+        def handler(request, server):
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                request._send(500, b"not parallel", {})
+                return
+            request._send(200, body, {"Content-Type": "application/rss+xml"})
+
+        return handler
+
+    first = make_source(feed_server.add_handler("/p.xml", together(rss(item("p1", "甲")))), name="甲")
+    second = make_source(
+        second_feed_server.add_handler("/p.xml", together(rss(item("p2", "乙")))), name="乙"
+    )
+    run = fetch(first, second)
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert Article.objects.count() == 2
+
+
+@pytest.fixture
+def extra_feed_servers():
+    servers = [FeedServer().start() for _ in range(3)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def test_parallel_hosts_write_safely(
+    transactional_db, feed_server, extra_feed_servers, make_source, settings
+):
+    settings.NEWS_FETCH_CONCURRENCY = 4
+    sources = []
+    for number, server in enumerate([feed_server, *extra_feed_servers]):
+        body = rss(*[item(f"s{number}-{index}", f"並行 {number}-{index}") for index in range(200)])
+        sources.append(make_source(server.add("/many.xml", body), name=f"並行 {number}"))
+    run = fetch(*sources)
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert run.articles_created == 800
+    assert Article.objects.count() == 800
+
+
+# Field reports: items without guid, odd dates, duplicate guids.
+
+
+def test_items_without_guid_stored_once(feed_server, make_source):
+    source = make_source(
+        feed_server.add(
+            "/no-guid.xml",
+            rss(
+                "<title>x</title><link>http://example.com/x</link>",
+                "<title>y</title><link>http://example.com/y</link>",
+                "<title>z</title><description>no link, no guid</description>",
+            ),
+        )
+    )
+    runs = [fetch(source) for _ in range(3)]
+    links = [link for link in Article.objects.values_list("link", flat=True) if link]
+    assert Article.objects.count() == 3
+    assert [run.articles_created for run in runs[1:]] == [0, 0]
+    assert not Article.objects.filter(identity="").exists()
+    assert len(links) == len(set(links))
+
+
+def test_odd_dates_are_stored_as_utc_or_null(feed_server, make_source, recwarn):
+    dates = {
+        "d1": "Thu, 4 May 2017 19:40:17",
+        "d2": "2016/6/29 15:07:41",
+        "d3": "Mo, 25 Jun 2018 11:41:36",
+        "d4": None,
+        "d5": "Thu, 04 May 2017 19:40:17 +0430",
+        "d6": "Thu, 03 Sep 15 00:01:01 +0200",
+    }
+    body = rss(*[item(guid, f"日期 {guid}", date=date) for guid, date in dates.items()])
+    run = fetch(make_source(feed_server.add("/dates.xml", body)))
+    published = dict(Article.objects.values_list("guid", "published_at"))
+    utc = datetime.timezone.utc
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert len(published) == 6
+    assert published["d5"] == datetime.datetime(2017, 5, 4, 15, 10, 17, tzinfo=utc)
+    assert published["d6"] == datetime.datetime(2015, 9, 2, 22, 1, 1, tzinfo=utc)
+    assert [published[guid] for guid in ("d1", "d3", "d4")] == [None, None, None]
+    assert published["d2"] in (None, datetime.datetime(2016, 6, 29, 15, 7, 41, tzinfo=utc))
+    assert not [w for w in recwarn if "naive datetime" in str(w.message)]
+
+
+def duplicate_guid_feed(feed_server, make_source):
+    items = [
+        item("i1", "一"),
+        item("same", "二"),
+        item("same", "三"),
+        item("i4", "四"),
+        item("i5", "五"),
+    ]
+    source = make_source(feed_server.add("/dup.xml", rss(*items)), name="重複")
+    make_source(feed_server.add("/pre.xml", rss(item("i5", "五"))), name="預先")
+    call_command("fetch_news", "--source", "預先", verbosity=0)
+    return source
+
+
+def last_run():
+    return FetchRun.objects.order_by("-pk").first()
+
+
+def test_fetch_news_counts_inserted_rows(feed_server, make_source):
+    source = duplicate_guid_feed(feed_server, make_source)
+    call_command("fetch_news", "--source", source.name, stdout=io.StringIO())
+    run = last_run()
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert source.articles.count() == 4
+    assert run.articles_created == 3
+
+
+def test_concurrent_fetch_news_commands_create_nothing_twice(
+    transactional_db, feed_server, make_source
+):
+    source = duplicate_guid_feed(feed_server, make_source)
+    call_command("fetch_news", "--source", source.name, stdout=io.StringIO())
+    errors = []
+
+    def command():
+        try:
+            call_command("fetch_news", "--source", source.name, stdout=io.StringIO())
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=command) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    pair = FetchRun.objects.order_by("-pk")[:2]
+    assert errors == []
+    assert source.articles.count() == 4
+    assert sum(run.articles_created for run in pair) == 0
+
+
+# A feed host that never responds or trickles, through fetch_news.
+
+
+def test_fetch_news_fails_silent_host_with_timeout(feed_server, make_source, settings):
+    settings.NEWS_CONNECT_TIMEOUT = 0.5
+    settings.NEWS_READ_TIMEOUT = 0.5
+    source = make_source(feed_server.add_handler("/silent.xml", faults.stall()), name="沉默")
+    started = time.monotonic()
+    with pytest.raises(CommandError):
+        call_command("fetch_news", "--source", source.name, stdout=io.StringIO())
+    assert last_run().status == FetchRun.Status.FAILED
+    assert "timed out" in source.results.get().error_message
+    assert time.monotonic() - started < 0.5 + 0.5 + 5
+
+
+def test_fetch_news_fails_trickling_host_at_deadline(feed_server, make_source, settings):
+    settings.NEWS_READ_TIMEOUT = 1
+    settings.NEWS_FETCH_DEADLINE = 1.5
+    url = feed_server.add_handler("/trickle.xml", faults.trickle(interval=0.1))
+    source = make_source(url, name="滴")
+    started = time.monotonic()
+    with pytest.raises(CommandError):
+        call_command("fetch_news", "--source", source.name, stdout=io.StringIO())
+    assert last_run().status == FetchRun.Status.FAILED
+    assert source.results.get().error_code == ErrorCode.TIMEOUT
+    assert time.monotonic() - started < 1.5 + 5
+
+
+@pytest.mark.skipif(
+    not ZH_HANT_CATALOGUE.exists(), reason="zh_Hant messages are not compiled (compilemessages)"
+)
+def test_failure_is_stored_translated_and_logged_in_english(feed_server, make_source, caplog):
+    source = make_source(feed_server.add("/gone.xml", b"", status=404))
+    with translation.override("zh-hant"):
+        run = fetch(source)
+    assert result_of(run, source).error_message == f"{source.url} 回應 HTTP 404"
+    assert f"failed: http_status: HTTP 404 from {source.url}" in caplog.text
