@@ -315,7 +315,9 @@ class Exchange:
                 path += "?" + parts.query
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
-        except Exception as exc:
+        except (FetchError, OSError, http.client.HTTPException, ValueError) as exc:
+            # Only network and protocol errors: anything else, such as RQ's
+            # job timeout raised from a signal handler, must reach the job.
             watchdog.cancel()
             sock.close()
             if isinstance(exc, FetchError):
@@ -352,7 +354,7 @@ class Exchange:
             chunks.append(decoder.flush())
         except FetchError:
             raise
-        except Exception as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             raise _error_from_exception(exc, self.url, limits, deadline) from exc
         return b"".join(chunks)
 
