@@ -27,9 +27,12 @@ makemessages: install
 migrate: messages
 	$(PY) manage.py migrate --noinput
 
+# Web server, RQ worker and cron scheduler under honcho (Ctrl-C stops them
+# all), plus the embedded redis-server where REDIS_URL is unset. The cron
+# scheduler starts a first fetch right away.
 run: migrate
 	$(PY) manage.py add_default_sources
-	$(PY) manage.py fetch_news
+	$(BIN)/honcho start $(if $(REDIS_URL),web worker cron)
 
 test: messages
 	$(BIN)/pytest

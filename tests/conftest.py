@@ -1,12 +1,21 @@
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import django_rq
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.utils import timezone
 
+from news.embedded_redis import EmbeddedRedis
+from news.locking import lock_cache, lock_key
 from news.models import Article, Source
 from news.translations import catalog_paths, compile_catalog
+from news.triggers import QUEUE_NAME
 from tests.feedserver import FeedServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +110,124 @@ def articles_in_three_sources(make_source, make_article):
         )
         for number in range(12)
     ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_server():
+    """Start the embedded Redis for the session where REDIS_URL is unset."""
+    if os.environ.get("REDIS_URL"):
+        yield None
+        return
+    from django.conf import settings
+
+    server = EmbeddedRedis(settings.EMBEDDED_REDIS_SOCKET, logfile=settings.VAR_DIR / "test-redis.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fetch_queue():
+    """The RQ queue of fetch jobs, emptied with the fetch lock freed before and after the test."""
+    queue = django_rq.get_queue(QUEUE_NAME)
+    _clear_queue(queue)
+    yield queue
+    _clear_queue(queue)
+
+
+def _clear_queue(queue):
+    queue.empty()
+    registries = [
+        queue.started_job_registry,
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.deferred_job_registry,
+        queue.scheduled_job_registry,
+        queue.canceled_job_registry,
+    ]
+    for registry in registries:
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id, delete_job=True)
+    lock_cache().delete(lock_key())
+
+
+@pytest.fixture
+def fast_lock(settings):
+    """A 3-second lock TTL here and in the worker processes the test starts."""
+    settings.NEWS_LOCK_TTL = 3
+    return {"NEWS_LOCK_TTL": "3"}
+
+
+class Workers:
+    """RQ worker processes of one test, on that test's database and Redis."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.processes = []
+
+    def environment(self, overrides=None):
+        env = dict(os.environ)
+        env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        env["NEWS_TEST_DATABASE_NAME"] = str(connection.settings_dict["NAME"])
+        env.update(overrides or {})
+        return env
+
+    def start(self, env=None, *, burst=False):
+        """Start `manage.py rqworker` in its own session and return the Popen."""
+        command = [sys.executable, str(REPO_ROOT / "manage.py"), "rqworker", QUEUE_NAME]
+        if burst:
+            command.append("--burst")
+        log = open(self.log_dir / f"worker-{len(self.processes)}.log", "wb")
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=self.environment(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def run_burst(self, env=None, timeout=60):
+        """Run a burst worker until the queue is empty; return its exit status."""
+        return self.start(env, burst=True).wait(timeout=timeout)
+
+    def log(self, index=0):
+        return (self.log_dir / f"worker-{index}.log").read_text(errors="replace")
+
+    def kill(self, process):
+        """SIGKILL a worker and its work horse, which RQ runs in a process group of its own."""
+        for pid in child_pids(process.pid):
+            os.kill(pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self):
+        for process in self.processes:
+            if process.poll() is None:
+                self.kill(process)
+
+
+def child_pids(pid):
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+@pytest.fixture
+def workers(tmp_path, fetch_queue):
+    pool = Workers(tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    """Poll `predicate` until it returns a true value; return that value or None after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
