@@ -1,3 +1,5 @@
+import logging
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -13,11 +15,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from redis.exceptions import RedisError
 
+from news import locking
 from news.charts import build_run_chart, recent_runs
 from news.forms import SourceForm
 from news.models import Article, ErrorCode, FetchRun, Source, SourceResult
-from news.triggers import AlreadyRunning, QueueUnavailable, start_fetch
+from news.triggers import AlreadyRunning, QueueUnavailable, release_stale_lock, start_fetch
+
+logger = logging.getLogger(__name__)
 
 admin.site.site_header = gettext_lazy("News fetcher administration")
 admin.site.site_title = gettext_lazy("News fetcher")
@@ -164,6 +170,23 @@ class SourceAdmin(admin.ModelAdmin):
         return request.user.has_perm(START_FETCH_PERMISSION)
 
 
+def _lock_context(request):
+    """Return the template context that describes who holds the fetch lock.
+
+    A Redis outage is shown on the page instead of failing it, so the run
+    history stays readable while the queue is down.
+    """
+    try:
+        holder = locking.lock_holder()
+    except RedisError as exc:
+        logger.warning("admin cannot read the fetch lock: %s", exc)
+        return {"lock_error": str(exc)}
+    context = {"lock_holder": holder, "can_release_lock": request.user.is_superuser}
+    if holder is not None:
+        context["lock_run_url"] = reverse("admin:news_fetchrun_change", args=[holder.run_id])
+    return context
+
+
 def _error_summary(code, message):
     if not code:
         return message[:120]
@@ -171,15 +194,18 @@ def _error_summary(code, message):
     return _("%(label)s: %(message)s") % {"label": label, "message": message[:120]}
 
 
+def fetch_now_context(request):
+    return {
+        "can_start_fetch": request.user.has_perm(START_FETCH_PERMISSION),
+        "fetch_now_url": reverse("admin:news_fetchrun_fetch_now"),
+    }
+
+
 class FetchNowMixin:
-    """Passes `can_start_fetch` and the Fetch now URL to a change list template."""
+    """Admin mixin that passes `can_start_fetch` and the Fetch now URL to the change list."""
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            "can_start_fetch": request.user.has_perm(START_FETCH_PERMISSION),
-            "fetch_now_url": reverse("admin:news_fetchrun_fetch_now"),
-            **(extra_context or {}),
-        }
+        extra_context = {**fetch_now_context(request), **(extra_context or {})}
         return super().changelist_view(request, extra_context=extra_context)
 
 
@@ -234,7 +260,7 @@ class SourceResultInline(admin.TabularInline):
         return False
 
     def has_view_permission(self, request, obj=None):
-        # The results are part of their run, so a user who may view the run sees them.
+        # The results are part of their run, so a user who may view the run may view them.
         return request.user.has_perm("news.view_fetchrun")
 
     @admin.display(description=gettext_lazy("status"))
@@ -300,6 +326,11 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(require_POST(self.fetch_now_view)),
                 name="news_fetchrun_fetch_now",
             ),
+            path(
+                "release-lock/",
+                self.admin_site.admin_view(require_POST(self.release_lock_view)),
+                name="news_fetchrun_release_lock",
+            ),
             *super().get_urls(),
         ]
 
@@ -317,8 +348,34 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
             next_url = reverse("admin:news_fetchrun_changelist")
         return redirect(next_url)
 
+    def release_lock_view(self, request):
+        """Release the fetch lock of a dead run (superusers only), then show the run list."""
+        try:
+            holder = locking.lock_holder()
+            released = release_stale_lock(request.user)
+        except RedisError as exc:
+            logger.warning("user %s cannot release the fetch lock: %s", request.user.pk, exc)
+            messages.error(
+                request,
+                _("Redis could not be reached (%(error)s). Check that it is running, then try again.")
+                % {"error": exc},
+            )
+            return redirect("admin:news_fetchrun_changelist")
+        if released:
+            messages.success(
+                request,
+                _("The fetch lock of run #%(id)s was released.") % {"id": holder.run_id},
+            )
+        else:
+            messages.warning(
+                request,
+                _("The fetch lock was not released: it is free, or its run is still alive."),
+            )
+        return redirect("admin:news_fetchrun_changelist")
+
     def changelist_view(self, request, extra_context=None):
         extra_context = {
+            **_lock_context(request),
             "chart": build_run_chart(recent_runs()),
             "refresh_seconds": self._refresh_seconds(
                 FetchRun.objects.filter(status__in=FetchRun.ACTIVE_STATUSES).exists()
@@ -330,6 +387,8 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
         extra_context = {
+            **fetch_now_context(request),
+            **_lock_context(request),
             "refresh_seconds": self._refresh_seconds(run is not None and run.is_active),
             **(extra_context or {}),
         }

@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_sessionstart(session):
     # Pages are checked in Chinese, so the .mo files must match the .po files
-    # before any catalog is loaded; `make test` compiles them too.
+    # before any catalog is loaded, and `make test` compiles them too.
     for po_path in catalog_paths():
         compile_catalog(po_path)
 
@@ -74,6 +74,12 @@ def editor(db):
         "view_source", "add_source", "change_source", "view_article", "view_fetchrun",
         "start_fetch",
     )
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client
 
 
 @pytest.fixture

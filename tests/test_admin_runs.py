@@ -10,12 +10,6 @@ RUNS_URL = reverse("admin:news_fetchrun_changelist")
 ARTICLES_URL = reverse("admin:news_article_changelist")
 
 
-@pytest.fixture
-def editor_client(client, editor):
-    client.force_login(editor)
-    return client
-
-
 def finished_run(created=3, seconds=12, status=FetchRun.Status.SUCCEEDED, **fields):
     started = timezone.now() - datetime.timedelta(minutes=5)
     return FetchRun.objects.create(

@@ -27,12 +27,6 @@ def google_news_form(**fields):
     return data
 
 
-@pytest.fixture
-def editor_client(client, editor):
-    client.force_login(editor)
-    return client
-
-
 def test_google_news_form_builds_search_url(editor_client):
     response = editor_client.post(ADD_URL, google_news_form())
     source = Source.objects.get()
