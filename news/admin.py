@@ -288,6 +288,8 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
     list_filter = ["status", "trigger"]
     list_select_related = ["requested_by"]
     date_hierarchy = "created_at"
+    # get_absolute_url is this admin page, so "View on site" would loop back.
+    view_on_site = False
     inlines = [SourceResultInline]
     fieldsets = [
         (None, {"fields": ["run_status", "progress", "trigger", "requested_by", "requested_source_names"]}),
@@ -414,12 +416,12 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
     def progress(self, run):
         if not run.sources_total:
             return ""
+        if not run.is_active:
+            return f"{run.sources_done}／{run.sources_total}"
         text = _("%(done)d of %(total)d sources") % {
             "done": run.sources_done,
             "total": run.sources_total,
         }
-        if not run.is_active:
-            return text
         return format_html(
             '<progress max="{}" value="{}"></progress> {}', run.sources_total, run.sources_done, text
         )
