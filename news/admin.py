@@ -179,7 +179,7 @@ def _lock_context(request):
     try:
         holder = locking.lock_holder()
     except RedisError as exc:
-        logger.warning("admin cannot read the fetch lock: %s", exc)
+        logger.warning("admin failed to read the fetch lock for user %s: %s", request.user.pk, exc)
         return {"lock_error": str(exc)}
     context = {"lock_holder": holder, "can_release_lock": request.user.is_superuser}
     if holder is not None:
@@ -282,8 +282,8 @@ class SourceResultInline(admin.TabularInline):
 @admin.register(FetchRun)
 class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
     list_display = [
-        "__str__", "run_status", "trigger", "requested_by", "created_at", "run_duration",
-        "progress", "sources_failed", "articles_created",
+        "run_number", "run_status", "trigger", "requested_by", "created_at", "run_duration",
+        "progress", "articles_created",
     ]
     list_filter = ["status", "trigger"]
     list_select_related = ["requested_by"]
@@ -356,7 +356,7 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
             holder = locking.lock_holder()
             released = release_stale_lock(request.user)
         except RedisError as exc:
-            logger.warning("user %s cannot release the fetch lock: %s", request.user.pk, exc)
+            logger.warning("user %s failed to release the fetch lock: %s", request.user.pk, exc)
             messages.error(
                 request,
                 _("Redis could not be reached (%(error)s). Check that it is running, then try again.")
@@ -401,6 +401,10 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
         # The page reloads itself while a run is queued or running, so an
         # editor watches the progress without pressing reload.
         return 2 if active else None
+
+    @admin.display(description=gettext_lazy("fetch run"), ordering="id")
+    def run_number(self, run):
+        return f"#{run.pk}"
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def run_status(self, run):

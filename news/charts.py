@@ -11,7 +11,8 @@ from news.models import FetchRun
 RUN_COUNT = 30
 WIDTH = 600
 HEIGHT = 160
-# Room below the plot for the run numbers and on the left for the scale.
+# Room below the plot for the first and last run numbers, and on the left
+# for the article scale.
 MARGIN_LEFT = 40
 MARGIN_BOTTOM = 20
 MARGIN_TOP = 10

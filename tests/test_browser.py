@@ -225,11 +225,17 @@ def test_google_news_source_form(browser, live_server, request, superuser):
         )
 
 
-def test_language_by_header_and_switcher(browser, live_server, request, make_article):
+def test_language_by_header_and_switcher(browser, live_server, request, superuser, make_article):
     from playwright.sync_api import expect
 
     make_article("颱風警報解除")
     with pages(browser, live_server, request, locale="en-US") as tab:
+        log_in(tab, superuser.username)
+        page = tab.open("/admin/news/fetchrun/")
+        expect(page.locator("#site-name")).to_have_text("News fetcher administration")
+        expect(page.get_by_role("button", name="Fetch now")).to_be_visible()
+        expect(page.locator(".news-lock")).to_contain_text("Free: no fetch is running.")
+
         page = tab.open("/")
         expect(page.locator("header h1")).to_have_text("Latest news")
 
@@ -239,3 +245,20 @@ def test_language_by_header_and_switcher(browser, live_server, request, make_art
         tab.snap()
         expect(page.locator("header h1")).to_have_text("最新新聞")
         expect(page.locator("ol.articles")).to_contain_text("颱風警報解除")
+
+
+def test_reading_page_fits_phone_screen(browser, live_server, request, make_source, make_article):
+    from playwright.sync_api import expect
+
+    source = make_source("https://news.example.tw/local.xml", name="地方新聞")
+    make_article(
+        "花蓮縣政府宣布明天停班停課，請民眾注意颱風動態並做好防颱準備",
+        sources=[source], publisher_name="中央通訊社",
+        summary="中央氣象署發布海上及陸上颱風警報，東部地區風雨明顯增強。" * 3,
+    )
+    with pages(browser, live_server, request) as tab:
+        tab.page.set_viewport_size({"width": 390, "height": 844})
+        page = tab.open("/")
+        expect(page.locator("ol.articles")).to_contain_text("中央通訊社")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
