@@ -75,7 +75,7 @@ def start_fetch(trigger, user=None, sources=None):
     """
     run = create_locked_run(trigger, user=user, sources=sources)
     try:
-        reap_abandoned_runs()
+        reap_abandoned_runs(lock_owner=run.pk)
         _enqueue(run)
     except RedisError as exc:
         with contextlib.suppress(RedisError):
@@ -194,36 +194,43 @@ def _not_seen_since(cutoff):
     return Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
 
 
-def reap_abandoned_runs():
+def reap_abandoned_runs(*, lock_owner=None):
     """Mark active runs whose worker died as abandoned; return those runs.
 
     A run is dead when it does not hold the lock and has not been seen alive
     (a heartbeat, or its creation while still queued) for NEWS_LOCK_TTL
-    seconds. Its heartbeat_at keeps the last time it was seen alive.
+    seconds. A caller that holds the lock for run `lock_owner` knows more:
+    every other active run has lost its lock, so all of them are dead. Each
+    dead run keeps in heartbeat_at the last time it was seen alive.
     """
-    cutoff = last_alive_cutoff()
-    dead = FetchRun.Status.ABANDONED
-    candidates = list(
-        FetchRun.objects.filter(_not_seen_since(cutoff), status__in=FetchRun.ACTIVE_STATUSES)
-    )
+    active = Q(status__in=FetchRun.ACTIVE_STATUSES)
+    if lock_owner is not None:
+        dead = active & ~Q(pk=lock_owner)
+        holder_id = lock_owner
+    else:
+        dead = active & _not_seen_since(last_alive_cutoff())
+        holder_id = None
+    candidates = list(FetchRun.objects.filter(dead))
     if not candidates:
         return []
 
-    holder = locking.lock_holder()
+    if lock_owner is None:
+        holder = locking.lock_holder()
+        holder_id = holder.run_id if holder is not None else None
     reaped = []
     for run in candidates:
-        if holder is not None and holder.run_id == run.pk:
+        if run.pk == holder_id:
             continue
         last_seen = run.heartbeat_at or run.created_at
         error = (
             f"abandoned: worker {run.worker_name or '(none)'} stopped sending heartbeats; "
             f"last seen alive at {last_seen.isoformat()}"
         )
-        # The conditions are checked again in the UPDATE, so a run that
-        # started or beat in the meantime is left alone.
-        updated = FetchRun.objects.filter(
-            _not_seen_since(cutoff), pk=run.pk, status__in=FetchRun.ACTIVE_STATUSES
-        ).update(status=dead, error=error, finished_at=timezone.now())
+        # The UPDATE repeats the conditions, so a run that ended in the
+        # meantime (or, without a lock owner, beat again) is left alone.
+        updated = FetchRun.objects.filter(dead, pk=run.pk).update(
+            status=FetchRun.Status.ABANDONED, error=error, finished_at=timezone.now()
+        )
         if updated:
             run.refresh_from_db()
             reaped.append(run)

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.utils import timezone
+from rq.job import JobStatus
 
 from news.embedded_redis import EmbeddedRedis
 from news.locking import lock_cache, lock_key
@@ -152,7 +153,10 @@ def _clear_queue(queue):
     ]
     for registry in registries:
         for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
+            job = queue.fetch_job(job_id)
+            if job is not None:
+                job.delete(remove_from_queue=False)
+        queue.connection.delete(registry.key)
     lock_cache().delete(lock_key())
 
 
@@ -166,9 +170,16 @@ def fast_lock(settings):
 class Workers:
     """RQ worker processes of one test, on that test's database and Redis."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, queue):
         self.log_dir = log_dir
+        self.queue = queue
         self.processes = []
+
+    def fetch_queue_count(self):
+        return self.queue.count
+
+    def finished_job_count(self):
+        return self.queue.finished_job_registry.count
 
     def environment(self, overrides=None):
         env = dict(os.environ)
@@ -196,8 +207,26 @@ class Workers:
         return process
 
     def run_burst(self, env=None, timeout=60):
-        """Run a burst worker until the queue is empty; return its exit status."""
-        return self.start(env, burst=True).wait(timeout=timeout)
+        """Run a burst worker until the jobs queued now have ended; return True if they did.
+
+        The worker is then killed instead of awaited: with rq 3.0.0 and
+        redis 8.2.0 a worker's exit can wait up to 60 s for its pub/sub thread.
+        """
+        job_ids = self.queue.job_ids
+        process = self.start(env, burst=True)
+        ended = self.wait_for_jobs(job_ids, timeout)
+        if process.poll() is None:
+            self.kill(process)
+        return ended
+
+    def wait_for_jobs(self, job_ids, timeout=60):
+        """Wait until the RQ jobs `job_ids` have finished or failed; return True if they did."""
+        ended = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+        def all_ended():
+            return all(self.queue.fetch_job(job_id).get_status() in ended for job_id in job_ids)
+
+        return bool(wait_for(all_ended, timeout, interval=0.1))
 
     def log(self, index=0):
         return (self.log_dir / f"worker-{index}.log").read_text(errors="replace")
@@ -224,7 +253,7 @@ def child_pids(pid):
 
 @pytest.fixture
 def workers(tmp_path, fetch_queue):
-    pool = Workers(tmp_path)
+    pool = Workers(tmp_path, fetch_queue)
     yield pool
     pool.stop_all()
 
