@@ -5,6 +5,9 @@ from news.translations import catalog_paths, compile_catalog
 
 
 class Command(BaseCommand):
+    # Runs at setup, before the database or Redis may be up, as Django's own
+    # compilemessages does.
+    requires_system_checks = []
     help = _(
         "Compile the project's .po translation files into .mo files with polib, "
         "without GNU gettext. Files whose .mo is newer are skipped unless --force is given."
