@@ -30,6 +30,12 @@ def test_catalog_has_no_empty_entries():
     assert empty == []
 
 
+def test_catalog_has_no_duplicate_entries():
+    # *.po files merge with merge=union, which keeps both sides of a string
+    # that two branches translated, and msgfmt rejects such a catalog.
+    polib.pofile(str(CATALOG), check_for_duplicates=True)
+
+
 def test_catalog_has_no_fuzzy_entries():
     catalog = polib.pofile(str(CATALOG))
     assert [entry.msgid for entry in catalog.fuzzy_entries()] == []
