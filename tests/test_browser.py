@@ -153,13 +153,16 @@ def test_fetch_now_runs_to_success(browser, live_server, request, editor, news_f
         # No worker is running yet, so the run waits in the queue.
         expect(page.locator(".field-run_status .news-status")).to_have_text("排隊中")
 
-        # A second press while the run is queued names the active run.
+        # A second press while the run is queued names the active run. It is
+        # made on the article list, which does not reload itself mid-click.
+        page = tab.open("/admin/news/article/")
         page.get_by_role("button", name="立即抓取").click()
+        page.wait_for_url(re.compile(r"/admin/news/article/$"))
         tab.snap()
         expect(page.locator(".messagelist .warning")).to_contain_text("已有抓取正在進行")
 
-        run_url = page.locator(".messagelist .warning a").get_attribute("href")
-        page = tab.open(run_url)
+        page.locator(".messagelist .warning a").click()
+        page.wait_for_url(re.compile(r"/admin/news/fetchrun/\d+/change/$"))
         workers.start()
         # The page reloads itself every 2 s while the run is active.
         expect(page.locator(".field-run_status .news-status")).to_have_text(
