@@ -36,8 +36,8 @@ def start_fetch_from_admin(request, sources=None):
     """Start a fetch for `request.user`, report the outcome as a message and return the run.
 
     Returns None when nothing was queued, because another run is active or
-    the queue cannot be reached. The message links to the run in both the queued and
-    the already-running case.
+    the queue cannot be reached. The message links to the run in both the
+    queued and the already-running case.
     """
     try:
         run = start_fetch(FetchRun.Trigger.ADMIN, user=request.user, sources=sources)
