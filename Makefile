@@ -32,7 +32,7 @@ migrate: messages
 # scheduler starts a first fetch right away.
 run: migrate
 	$(PY) manage.py add_default_sources
-	$(BIN)/honcho start $(if $(REDIS_URL),web worker cron)
+	$(BIN)/honcho -f Procfile.dev start $(if $(REDIS_URL),web worker cron)
 
 test: messages
 	$(BIN)/pytest

@@ -37,7 +37,7 @@ def server_command(socket_path, logfile=""):
 
 
 def wait_until_ready(url, timeout):
-    """Return True once the Redis at `url` answers PING, False after `timeout` seconds."""
+    """Return True once the Redis at `url` responds to PING, or False after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     try:
@@ -72,7 +72,7 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(server_command(self.socket_path, self.logfile))
         if not wait_until_ready(self.url, timeout):
             self.stop()
-            raise RuntimeError(f"embedded redis-server did not answer on {self.socket_path} within {timeout} s")
+            raise RuntimeError(f"embedded redis-server did not respond on {self.socket_path} within {timeout} s")
         logger.info("embedded redis-server %s started on %s", self.process.pid, self.socket_path)
         return self
 

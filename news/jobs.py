@@ -61,11 +61,11 @@ class Heartbeat:
             try:
                 extended = locking.extend(self.run_id)
             except RedisError as exc:
-                # Retried on the next beat; the lock outlives a few missed beats.
+                # The next beat retries, and the lock outlives two missed beats.
                 logger.warning("run %s could not extend the fetch lock: %s", self.run_id, exc)
                 continue
             if not extended:
-                logger.error("run %s lost the fetch lock; stopping after the current source", self.run_id)
+                logger.error("run %s lost the fetch lock and stops after the current source", self.run_id)
                 self.lost.set()
                 return
 
@@ -77,7 +77,7 @@ class Heartbeat:
                 except DatabaseError as exc:
                     logger.warning("run %s could not store its heartbeat: %s", self.run_id, exc)
         finally:
-            # Django opens one connection per thread; close this thread's own.
+            # Django opens one connection per thread, so this thread closes its own.
             connections.close_all()
 
 
@@ -118,7 +118,7 @@ def execute_run(run_id, *, worker_name="", on_source_done=None):
         return run_fetch(run, worker_name=worker_name, on_source_done=source_done)
     except BaseException as exc:
         if not connection.in_atomic_block:
-            # A timeout can interrupt a query half-way; start the next one on a fresh connection.
+            # A timeout can interrupt a query half-way, so the next query needs a fresh connection.
             connection.close()
         _end_run(run_id, FetchRun.Status.FAILED, describe_failure(exc))
         raise
@@ -127,7 +127,7 @@ def execute_run(run_id, *, worker_name="", on_source_done=None):
         try:
             locking.release(run_id)
         except RedisError as exc:
-            logger.warning("run %s could not release the fetch lock; it expires by itself: %s", run_id, exc)
+            logger.warning("run %s could not release the fetch lock, which expires by itself: %s", run_id, exc)
 
 
 def describe_failure(exc):

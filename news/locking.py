@@ -1,4 +1,4 @@
-"""The fetch lock: one key in the shared Redis cache that says which run may fetch.
+"""The fetch lock: one key in the shared Redis cache that names the run allowed to fetch.
 
 The key is taken with `cache.add`, which Django's built-in RedisCache sends as
 one `SET key value NX EX ttl`, so taking it is atomic and it always expires.
@@ -61,7 +61,7 @@ def lock_key():
 
 
 def acquire(run_id, ttl=None):
-    """Take the lock for `run_id` if nobody holds it; return True when taken.
+    """Take the lock for `run_id` if it is free, and return True if it was taken.
 
     Raises redis.exceptions.RedisError when Redis cannot be reached.
     """
@@ -74,13 +74,13 @@ def acquire(run_id, ttl=None):
 
 
 def extend(run_id, ttl=None):
-    """Reset the lock's time to live if `run_id` still holds it; return True if so."""
+    """Reset the lock's time to live if `run_id` still holds it, and return True if so."""
     ttl = ttl or settings.NEWS_LOCK_TTL
     return _run_if_owner(run_id, EXTEND_SCRIPT, int(ttl * 1000))
 
 
 def release(run_id):
-    """Delete the lock if `run_id` still holds it; return True if it was deleted."""
+    """Delete the lock if `run_id` still holds it, and return True if it was deleted."""
     released = _run_if_owner(run_id, RELEASE_SCRIPT)
     if released:
         logger.info("run %s released the fetch lock", run_id)

@@ -55,7 +55,7 @@ class QueueUnavailable(Exception):
 
 
 class _LockTaken(Exception):
-    """Another trigger took the lock first; rolls back the run just created."""
+    """Another trigger took the lock first, so the run just created is rolled back."""
 
 
 def job_id_for(run_id):
@@ -65,9 +65,9 @@ def job_id_for(run_id):
 def start_fetch(trigger, user=None, sources=None):
     """Take the lock, create a queued FetchRun, enqueue its job, return the run.
 
-    Raises AlreadyRunning when another run holds the lock, and
-    QueueUnavailable when Redis cannot be reached; then the run that could
-    not start is stored as failed, with the reason, and the lock is free.
+    Raises AlreadyRunning when another run holds the lock. Raises
+    QueueUnavailable when Redis cannot be reached. In that case the run that
+    could not start is stored as failed with the reason, and the lock is free.
 
     Call it outside a transaction. Inside one, django-rq defers the enqueue
     until the commit and returns no job, so a Redis failure at that point
@@ -118,7 +118,7 @@ def _create_run_holding_lock(trigger, user, sources):
                 run.save(update_fields=["job_id"])
             return run
         except _LockTaken:
-            # Another trigger won the race; look at its run on the next pass.
+            # Another trigger won the race, so the next pass looks at its run.
             continue
     raise QueueUnavailable(
         _("The fetch lock changed hands %(count)d times in a row. Try again.")
@@ -199,8 +199,8 @@ def reap_abandoned_runs(*, lock_owner=None):
 
     A run is dead when it does not hold the lock and has not been seen alive
     (a heartbeat, or its creation while still queued) for NEWS_LOCK_TTL
-    seconds. A caller that holds the lock for run `lock_owner` knows more:
-    every other active run has lost its lock, so all of them are dead. Each
+    seconds. When the caller holds the lock for run `lock_owner`, every
+    other active run has lost its lock, so all of them count as dead. Each
     dead run keeps in heartbeat_at the last time it was seen alive.
     """
     active = Q(status__in=FetchRun.ACTIVE_STATUSES)
@@ -221,11 +221,7 @@ def reap_abandoned_runs(*, lock_owner=None):
     for run in candidates:
         if run.pk == holder_id:
             continue
-        last_seen = run.heartbeat_at or run.created_at
-        error = (
-            f"abandoned: worker {run.worker_name or '(none)'} stopped sending heartbeats; "
-            f"last seen alive at {last_seen.isoformat()}"
-        )
+        error = _abandoned_reason(run)
         # The UPDATE repeats the conditions, so a run that ended in the
         # meantime (or, without a lock owner, beat again) is left alone.
         updated = FetchRun.objects.filter(dead, pk=run.pk).update(
@@ -236,6 +232,19 @@ def reap_abandoned_runs(*, lock_owner=None):
             reaped.append(run)
             logger.warning("run %s marked abandoned: %s", run.pk, error)
     return reaped
+
+
+def _abandoned_reason(run):
+    if run.status == FetchRun.Status.QUEUED:
+        return (
+            "abandoned: no worker started it before its fetch lock expired; "
+            f"queued at {run.created_at.isoformat()}"
+        )
+    last_seen = run.heartbeat_at or run.created_at
+    return (
+        f"abandoned: worker {run.worker_name or '(none)'} stopped sending heartbeats; "
+        f"last seen alive at {last_seen.isoformat()}"
+    )
 
 
 def release_stale_lock(user):

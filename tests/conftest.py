@@ -209,8 +209,9 @@ class Workers:
     def run_burst(self, env=None, timeout=60):
         """Run a burst worker until the jobs queued now have ended; return True if they did.
 
-        The worker is then killed instead of awaited: with rq 3.0.0 and
-        redis 8.2.0 a worker's exit can wait up to 60 s for its pub/sub thread.
+        The worker is then killed instead of awaited, so the test does not
+        depend on how fast RQ stops its pub/sub thread (up to 60 s with rq
+        3.0.0 and redis 8.2.0).
         """
         job_ids = self.queue.job_ids
         process = self.start(env, burst=True)

@@ -7,10 +7,12 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 from django.test import Client
+from rq.exceptions import AbandonedJobError
 
 from news import locking
+from news.jobs import LockLost, execute_run, fetch_job_failed
 from news.models import Article, FetchRun
-from news.triggers import AlreadyRunning, start_fetch
+from news.triggers import AlreadyRunning, create_locked_run, start_fetch
 from tests.conftest import wait_for
 from tests.feedserver import item, rss
 
@@ -85,7 +87,7 @@ def test_fifty_concurrent_posts_start_one_run(workers, live_server, token, feed_
     assert workers.finished_job_count() == 1
 
 
-def test_killed_worker_run_is_abandoned_and_next_run_succeeds(
+def test_killed_worker_run_is_abandoned(
     workers, fast_lock, feed_server, make_source, settings
 ):
     env = {**fast_lock, **PATIENT_DOWNLOADS}
@@ -181,6 +183,8 @@ def test_long_source_keeps_lock_while_other_requests_answer(
             assert time.monotonic() - started < 2, path
             assert response.status_code == 200, path
         assert FetchRun.objects.filter(status=FetchRun.Status.RUNNING).count() == 1
+        running = FetchRun.objects.get(pk=run.pk)
+        assert running.heartbeat_at > running.started_at
     finally:
         release.set()
 
@@ -220,3 +224,38 @@ def test_requests_answer_while_worker_stores_two_thousand_items(
     assert run.status == FetchRun.Status.SUCCEEDED, workers.log()
     assert run.articles_created == 2000
     assert Article.objects.count() == 2000
+
+
+def test_run_that_loses_its_lock_stops(fast_lock, fetch_queue, feed_server, make_source):
+    release = threading.Event()
+    body = rss(item("l1", "失去鎖"))
+    make_source(stalling_route(feed_server, "/first.xml", release, body=body), name="1 先")
+    second_url = feed_server.add("/second.xml", rss(item("l2", "不該抓")))
+    make_source(second_url, name="2 後")
+    run = create_locked_run(FetchRun.Trigger.COMMAND)
+
+    def take_lock_away():
+        client, key = locking._client_and_key()
+        client.delete(key)
+        locking.acquire(999999)
+        # The first source ends after two heartbeats, when the run has seen the lock is gone.
+        threading.Timer(2.5, release.set).start()
+
+    threading.Timer(0.3, take_lock_away).start()
+    with pytest.raises(LockLost):
+        execute_run(run.pk, worker_name="測試")
+
+    run.refresh_from_db()
+    assert run.status == FetchRun.Status.FAILED
+    assert run.error.startswith("lost the fetch lock")
+    assert feed_server.hits("/second.xml") == 0
+    assert locking.lock_holder().run_id == 999999
+
+
+def test_failure_callback_marks_abandoned_job_run(fetch_queue):
+    run = start_fetch(FetchRun.Trigger.HTTP)
+    job = fetch_queue.fetch_job(run.job_id)
+    fetch_job_failed(job, fetch_queue.connection, AbandonedJobError, AbandonedJobError(), None)
+    run.refresh_from_db()
+    assert run.status == FetchRun.Status.ABANDONED
+    assert locking.lock_holder() is None

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -32,7 +34,7 @@ def test_lock_holder_names_run_and_time(free_lock):
     locking.acquire(7)
     holder = locking.lock_holder()
     assert holder.run_id == 7
-    assert before - timezone.timedelta(seconds=1) <= holder.acquired_at <= timezone.now()
+    assert before - timedelta(seconds=1) <= holder.acquired_at <= timezone.now()
     assert holder.acquired_at.tzinfo is not None
     assert holder.ttl_seconds > 0
 
@@ -57,7 +59,7 @@ def test_late_release_keeps_next_runs_lock(free_lock):
     assert locking.lock_holder().run_id == 2
 
 
-def test_extend_by_other_run_is_refused(free_lock):
+def test_extend_by_other_run_is_rejected(free_lock):
     locking.acquire(1)
     assert not locking.extend(2)
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def closed_port_url():
-    """Return a redis:// URL on a 127.0.0.1 port that was just closed, so connecting is refused."""
+    """Return a redis:// URL on a 127.0.0.1 port that was just closed, so a connection to it is refused."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -139,6 +139,7 @@ def test_reap_marks_never_started_run_abandoned(fetch_queue, settings):
     reap_abandoned_runs()
     run.refresh_from_db()
     assert run.status == FetchRun.Status.ABANDONED
+    assert run.error.startswith("abandoned: no worker started it")
 
 
 def test_reap_leaves_lock_holder_alone(fetch_queue, settings):
@@ -204,14 +205,14 @@ def test_scheduled_fetch_starts_run(fetch_queue):
 def race_triggers(count):
     """Call start_fetch from `count` threads at once; return (runs started, AlreadyRunning count)."""
     barrier = threading.Barrier(count)
-    started, refused = [], []
+    started, rejected = [], []
 
     def trigger():
         barrier.wait()
         try:
             started.append(start_fetch(FetchRun.Trigger.HTTP))
         except AlreadyRunning:
-            refused.append(1)
+            rejected.append(1)
         finally:
             connections.close_all()
 
@@ -220,13 +221,13 @@ def race_triggers(count):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    return started, len(refused)
+    return started, len(rejected)
 
 
 def test_concurrent_triggers_start_one_run(fetch_queue):
-    started, refused = race_triggers(20)
+    started, rejected = race_triggers(20)
     assert len(started) == 1
-    assert refused == 19
+    assert rejected == 19
     assert fetch_queue.count == 1
 
 
@@ -246,5 +247,5 @@ def test_race_check_catches_get_then_set_lock(fetch_queue, monkeypatch):
         return True
 
     monkeypatch.setattr(locking, "acquire", get_then_set)
-    started, _refused = race_triggers(10)
+    started, _rejected = race_triggers(10)
     assert len(started) > 1
