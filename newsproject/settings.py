@@ -59,7 +59,10 @@ if PROXY_HTTPS_HEADER:
         "https",
     )
 
+# "news" comes before the admin so its templates/admin/ overrides (the
+# language switcher in the admin header) win over the admin's own templates.
 INSTALLED_APPS = [
+    "news",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -67,7 +70,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
-    "news",
 ]
 
 MIDDLEWARE = [
