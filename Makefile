@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export DJANGO_DEBUG ?= 1
 
-.PHONY: run test install migrate messages clean
+.PHONY: run test install migrate messages makemessages clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,26 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 
 install: $(BIN)/activate
 
-migrate: install
+# Compile the translations with polib from requirements.txt: no GNU gettext needed.
+messages: install
+	$(PY) manage.py compile_translations
+
+# Collect new strings into the zh_Hant catalog (needs GNU gettext's xgettext).
+makemessages: install
+	$(PY) manage.py makemessages -l zh_Hant --no-location --no-obsolete \
+		--ignore=tests --ignore=var --ignore=test-output
+
+migrate: messages
 	$(PY) manage.py migrate --noinput
 
+# Web server, RQ worker and cron scheduler under honcho (Ctrl-C stops them
+# all), plus the embedded redis-server where REDIS_URL is unset. The cron
+# scheduler starts a first fetch right away.
 run: migrate
 	$(PY) manage.py add_default_sources
-	$(PY) manage.py fetch_news
+	$(BIN)/honcho -f Procfile.dev start $(if $(REDIS_URL),web worker cron)
 
-test: install
+test: messages
 	$(BIN)/pytest
 
 clean:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from rq.timeouts import JobTimeoutException
 
 from news.download import FetchError, download
 from news.models import ErrorCode, FetchRun, Source, SourceResult
@@ -87,6 +88,9 @@ def fetch_source(run, source):
             error_code=exc.code,
             error_message=exc.message,
         )
+    except JobTimeoutException:
+        # The RQ job's time is up: that ends the whole run, not just this source.
+        raise
     except Exception as exc:  # noqa: BLE001 - one source must not end the run
         logger.exception("run %s source %s: unexpected error", run.pk, source.pk)
         outcome = SourceOutcome(

@@ -1,14 +1,21 @@
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from news.fetching import create_run, run_fetch
+from news.jobs import LockLost, execute_run
 from news.models import FetchRun, Source, SourceResult
+from news.triggers import AlreadyRunning, QueueUnavailable, create_locked_run, start_fetch
+
+# Exit status when another fetch run holds the fetch lock.
+ALREADY_RUNNING_STATUS = 3
 
 
 class Command(BaseCommand):
     help = _(
         "Fetch every enabled source (or the named ones) in the foreground and "
-        "store their articles. Exits 0 when every source succeeded, 1 when any failed."
+        "store their articles. Exits 0 when every source succeeded, 1 when any failed, "
+        "3 when another fetch run is active."
     )
 
     def add_arguments(self, parser):
@@ -19,11 +26,38 @@ class Command(BaseCommand):
             metavar="NAME",
             help=_("Fetch only the source with this name. Repeat for several sources."),
         )
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help=_("Queue the run for an RQ worker instead of fetching here, and print its id."),
+        )
 
-    def handle(self, *args, sources=None, **options):
+    def handle(self, *args, sources=None, enqueue=False, **options):
         selected = self._select_sources(sources)
-        run = create_run(FetchRun.Trigger.COMMAND, sources=selected)
-        run = run_fetch(run, on_source_done=self._print_result)
+        try:
+            if enqueue:
+                run = start_fetch(FetchRun.Trigger.COMMAND, sources=selected)
+            else:
+                run = create_locked_run(FetchRun.Trigger.COMMAND, sources=selected)
+        except AlreadyRunning as exc:
+            raise CommandError(
+                _("Fetch run #%(id)s is already %(status)s; try again when it has finished.")
+                % {"id": exc.run.pk, "status": exc.run.get_status_display()},
+                returncode=ALREADY_RUNNING_STATUS,
+            ) from None
+        except QueueUnavailable as exc:
+            raise CommandError(str(exc)) from None
+
+        if enqueue:
+            self.stdout.write(_("Queued fetch run #%(id)s as job %(job)s.") % {"id": run.pk, "job": run.job_id})
+            return
+
+        try:
+            run = execute_run(run.pk, worker_name=f"fetch_news pid {os.getpid()}", on_source_done=self._print_result)
+        except LockLost as exc:
+            raise CommandError(_("Fetch run stopped: %(error)s") % {"error": exc}) from None
+        if run is None:
+            raise CommandError(_("The fetch run could not start: its lock passed to another run."))
 
         self.stdout.write(
             _(
