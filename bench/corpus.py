@@ -127,11 +127,14 @@ class CorpusServer:
 
     GET /feeds/<entries>/<index>.xml serves feed `index` with `entries`
     entries at its current version. POST /versions with the body
-    "1 5 9" moves those feeds to version 1.
+    "1 5 9" moves those feeds to version 1. GET /stalled sends nothing until
+    release_stalled() is called or `stall_seconds` pass, then one entry.
     """
 
-    def __init__(self, corpus):
+    def __init__(self, corpus, stall_seconds=120):
         self.corpus = corpus
+        self.stall_seconds = stall_seconds
+        self._stall_released = threading.Event()
         self.versions = {}
         self.requests = 0
         self._bodies = {}
@@ -145,6 +148,7 @@ class CorpusServer:
         return self
 
     def __exit__(self, *exc_info):
+        self.release_stalled()
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join()
@@ -157,6 +161,9 @@ class CorpusServer:
         count = self.corpus.sources if count is None else count
         entries = self.corpus.entries if entries is None else entries
         return [f"{self.base_url}/feeds/{entries}/{index}.xml" for index in range(count)]
+
+    def release_stalled(self):
+        self._stall_released.set()
 
     def response_for(self, index, entries):
         """Return (body, etag, last_modified) of a feed at its current version."""
@@ -177,6 +184,11 @@ def _make_handler(server):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
+            if self.path == "/stalled":
+                server._stall_released.wait(server.stall_seconds)
+                body = server.corpus.body(0, entries=1)
+                self._send(200, body, {"Content-Type": "application/rss+xml; charset=UTF-8"})
+                return
             parts = self.path.strip("/").removesuffix(".xml").split("/")
             if len(parts) != 3 or parts[0] != "feeds" or not (parts[1] + parts[2]).isdigit():
                 self._send(404, b"not found")

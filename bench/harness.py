@@ -236,20 +236,21 @@ def parse_arguments(description, rounds_help, extra_flags=()):
     parser.add_argument("--sources", type=int, default=200, help="number of feeds (default 200)")
     parser.add_argument("--entries", type=int, default=100, help="entries per feed (default 100)")
     parser.add_argument("--rounds", type=int, default=3, help=rounds_help)
-    parser.add_argument(
-        "--database",
-        action="append",
-        help='"sqlite" or a PostgreSQL URL whose database the benchmark may drop and create; '
-        "repeat for both (default sqlite)",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default="redis://127.0.0.1:6379/4",
-        help="REDIS_URL for the child processes; a fetch does not use Redis",
-    )
+    add_database_arguments(parser, "REDIS_URL for the child processes; a fetch does not use Redis")
     parser.add_argument("--quick", action="store_true", help="20 sources x 20 entries, one round")
     args = parser.parse_args()
     if args.quick:
         args.sources, args.entries, args.rounds = 20, 20, 1
     args.databases = [Database(spec, args.redis_url) for spec in args.database or ["sqlite"]]
     return args
+
+
+def add_database_arguments(parser, redis_help):
+    """Add --database (repeatable, default sqlite) and --redis-url to `parser`."""
+    parser.add_argument(
+        "--database",
+        action="append",
+        help='"sqlite" or a PostgreSQL URL whose database the benchmark may drop and create; '
+        "repeat for both (default sqlite)",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4", help=redis_help)
