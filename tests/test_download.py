@@ -450,3 +450,10 @@ def test_truncated_body_is_connection_error(feed_server):
     assert error.code == ErrorCode.CONNECTION_ERROR
     assert "IncompleteRead" in str(error)
     assert feed_server.hits("/short.xml") == 2
+
+
+def test_non_ascii_path_is_percent_encoded(feed_server):
+    feed_server.add("/%E6%96%B0%E8%81%9E.xml", FEED)
+    fetched = download(feed_server.url("/新聞.xml"), limits=limits())
+    assert fetched.content == FEED
+    assert feed_server.hits("/%E6%96%B0%E8%81%9E.xml") == 1
