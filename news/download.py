@@ -1,11 +1,12 @@
 """Download one feed over HTTP with hard limits on time, size and addresses.
 
-This is the only module that talks to feed servers. It runs http.client on
-sockets it opens itself, so it can check the address it connects to. It can
-also shut the socket down when the overall deadline passes, even while a read
-is blocked, and inflate gzip or deflate bodies only up to the size cap. Every
-failure leaves it as a FetchError with a code from ErrorCode and a message a
-person can act on.
+This is the only module that talks to feed servers. It sends requests with
+`requests` on a session from news.http_session, whose sockets this module
+opens itself, so it can check the address it connects to. A watchdog shuts
+those sockets down when the overall deadline passes, even while a read is
+blocked. Redirects are followed here, one checked hop at a time, and gzip or
+deflate bodies are inflated only up to the size cap. Every failure leaves it
+as a FetchError with a code from ErrorCode and a message a person can act on.
 """
 
 import datetime
@@ -21,10 +22,13 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+import requests
+import urllib3.exceptions
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from news.addresses import BlockedAddress, is_public, resolve_allowed
+from news.http_session import guarded_session
 from news.messages import Message
 from news.models import ErrorCode
 from news.version import USER_AGENT
@@ -128,7 +132,10 @@ def download(url, *, etag="", last_modified="", limits=None):
     attempt = 0
     while True:
         try:
-            return _follow_redirects(url, headers, limits, deadline)
+            # A fresh session per attempt, so a retry never reuses a
+            # connection that has just failed.
+            with Client(limits, deadline) as client:
+                return _follow_redirects(client, url, headers)
         except FetchError as exc:
             if not exc.transient or attempt >= limits.retries:
                 raise
@@ -147,15 +154,14 @@ def download(url, *, etag="", last_modified="", limits=None):
             time.sleep(delay)
 
 
-def _follow_redirects(url, headers, limits, deadline):
+def _follow_redirects(client, url, headers):
     visited = [url]
     current = url
     permanent = True
     for _hop in range(MAX_REDIRECTS + 1):
-        exchange = Exchange.open(current, headers, limits, deadline)
-        with exchange:
-            status = exchange.response.status
-            location = exchange.response.getheader("Location")
+        with client.open(current, headers) as exchange:
+            status = exchange.status
+            location = exchange.headers.get("location")
             if status in REDIRECT_STATUSES and location:
                 target = urljoin(current, location.strip())
                 _check_redirect_target(current, target, visited)
@@ -163,7 +169,7 @@ def _follow_redirects(url, headers, limits, deadline):
                 visited.append(target)
                 current = target
                 continue
-            fetched = _finish(exchange, current, limits, deadline)
+            fetched = _finish(exchange, current)
         if permanent and current != url:
             fetched.moved_to = current
         return fetched
@@ -195,17 +201,17 @@ def _check_redirect_target(current, target, visited):
         )
 
 
-def _finish(exchange, url, limits, deadline):
-    response = exchange.response
-    headers = {name.lower(): value for name, value in response.getheaders()}
-    if response.status == 304:
+def _finish(exchange, url):
+    status = exchange.status
+    headers = exchange.headers
+    if status == 304:
         return Download(url=url, status=304, headers=headers)
-    if response.status >= 400 or response.status < 200 or response.status in REDIRECT_STATUSES:
-        raise status_error(response.status, url, headers.get("retry-after"))
-    content = exchange.read_body(limits, deadline)
+    if status >= 400 or status < 200 or status in REDIRECT_STATUSES:
+        raise status_error(status, url, headers.get("retry-after"))
+    content = exchange.read_body()
     return Download(
         url=url,
-        status=response.status,
+        status=status,
         content=content,
         headers=headers,
         etag=headers.get("etag", ""),
@@ -230,16 +236,12 @@ def status_error(status, url, retry_after_header=None):
 
 
 class Deadline:
-    """The overall time limit of one download, enforced by a watchdog.
-
-    The watchdog shuts a socket down when the time is up, which wakes a read
-    blocked in another frame. A server that sends one byte just often enough
-    to beat the read timeout is therefore cut off too.
-    """
+    """The overall time limit of one download, across its retries and redirects."""
 
     def __init__(self, seconds):
         self.seconds = seconds
         self.ends_at = time.monotonic() + seconds
+        # Set by a Watchdog when it shuts the sockets down.
         self.fired = False
 
     def remaining(self):
@@ -248,20 +250,6 @@ class Deadline:
     @property
     def passed(self):
         return self.fired or self.remaining() <= 0
-
-    def watch(self, sock):
-        """Start a timer that shuts `sock` down at the deadline, and return the timer."""
-        timer = threading.Timer(max(self.remaining(), 0), self._expire, args=(sock,))
-        timer.daemon = True
-        timer.start()
-        return timer
-
-    def _expire(self, sock):
-        self.fired = True
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed
 
     def error(self, url):
         return FetchError(
@@ -276,54 +264,80 @@ class Deadline:
         )
 
 
-class Exchange:
-    """One HTTP request and its response on a socket this module opened."""
+class Watchdog:
+    """A timer that shuts down the watched sockets when a Deadline passes.
 
-    def __init__(self, url, connection, response, watchdog, deadline):
-        self.url = url
-        self.connection = connection
-        self.response = response
-        self.watchdog = watchdog
+    Shutting a socket down wakes a read blocked in another frame, so a
+    server that sends one byte just often enough to beat the read timeout is
+    cut off too. Call stop() once the sockets are no longer used.
+    """
+
+    def __init__(self, deadline):
         self.deadline = deadline
+        self._sockets = []
+        self._lock = threading.Lock()
+        self._timer = None
 
-    @classmethod
-    def open(cls, url, headers, limits, deadline):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FetchError(
-                ErrorCode.INVALID_URL,
-                Message(
-                    _("invalid feed URL %(url)s: only http and https URLs are fetched"),
-                    {"url": url},
-                ),
-            )
-        if deadline.passed:
-            raise deadline.error(url)
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise FetchError(
-                ErrorCode.INVALID_URL, Message(_("invalid port in feed URL %(url)s"), {"url": url})
-            ) from None
+    def watch(self, sock):
+        # The watchdog keeps a duplicate descriptor because urllib3 wraps an
+        # https socket in TLS, which detaches the original socket object.
+        # shutdown() acts on the connection, so the duplicate still ends a
+        # read on the TLS socket, and also a TLS handshake that stalls.
+        duplicate = sock.dup()
+        with self._lock:
+            self._sockets.append(duplicate)
+            if self._timer is None:
+                self._timer = threading.Timer(max(self.deadline.remaining(), 0), self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+            if self.deadline.fired:
+                _shut_down(duplicate)
 
-        sock = _connect(url, parts.hostname, port, limits, deadline)
-        watchdog = deadline.watch(sock)
-        try:
-            connection = _http_connection(parts, port, sock, limits)
-            path = parts.path or "/"
-            if parts.query:
-                path += "?" + parts.query
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-        except (FetchError, OSError, http.client.HTTPException, ValueError) as exc:
-            # Only network and protocol errors: anything else, such as RQ's
-            # job timeout raised from a signal handler, must reach the job.
-            watchdog.cancel()
-            sock.close()
-            if isinstance(exc, FetchError):
-                raise
-            raise _error_from_exception(exc, url, limits, deadline) from exc
-        return cls(url, connection, response, watchdog, deadline)
+    def _expire(self):
+        with self._lock:
+            self.deadline.fired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+    def stop(self):
+        """Cancel the timer and close the duplicate descriptors."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            for sock in self._sockets:
+                sock.close()
+            self._sockets = []
+
+
+def _shut_down(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the peer or urllib3 has already closed the connection
+
+
+# Errors of the network and of HTTP framing, which become FetchErrors. Other
+# exceptions, such as RQ's job timeout raised from a signal handler, must
+# reach the job. requests' exceptions are OSErrors, and several of them,
+# such as InvalidURL and InvalidHeader, are ValueErrors too.
+NETWORK_ERRORS = (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException, ValueError)
+
+
+class Client:
+    """The requests session of one download attempt, limited by `limits` and `deadline`.
+
+    Every connection goes to an address that passed the guard in
+    news.addresses and is watched by the attempt's Watchdog. Use it as a
+    context manager, so its connections close and the watchdog stops.
+    """
+
+    def __init__(self, limits, deadline):
+        self.limits = limits
+        self.deadline = deadline
+        self.watchdog = Watchdog(deadline)
+        self.session = guarded_session(self._open_socket)
+        # The URL being requested, for the messages of connection errors.
+        self._url = ""
 
     def __enter__(self):
         return self
@@ -332,30 +346,99 @@ class Exchange:
         self.close()
 
     def close(self):
-        self.watchdog.cancel()
-        # With "Connection: close" http.client hands the socket over to the
-        # response, so closing the connection alone would leave it open.
-        self.response.close()
-        self.connection.close()
+        try:
+            self.session.close()
+        finally:
+            self.watchdog.stop()
 
-    def read_body(self, limits, deadline):
+    def open(self, url, headers):
+        """Send a GET for `url` and return its Exchange once the response headers are in.
+
+        Redirects are not followed. The caller reads or closes the Exchange.
+        """
+        _check_url(url)
+        if self.deadline.passed:
+            raise self.deadline.error(url)
+        self._url = url
+        try:
+            response = self.session.get(
+                url,
+                headers=headers,
+                stream=True,
+                allow_redirects=False,
+                timeout=(self.limits.connect_timeout, self.limits.read_timeout),
+            )
+        except NETWORK_ERRORS as exc:
+            raise _error_from_exception(exc, url, self.limits, self.deadline) from exc
+        return Exchange(url, response, self.limits, self.deadline)
+
+    def _open_socket(self, host, port):
+        sock = _connect(self._url, host, port, self.limits, self.deadline)
+        self.watchdog.watch(sock)
+        return sock
+
+
+def _check_url(url):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(
+            ErrorCode.INVALID_URL,
+            Message(
+                _("invalid feed URL %(url)s: only http and https URLs are fetched"),
+                {"url": url},
+            ),
+        )
+    try:
+        parts.port  # raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise FetchError(
+            ErrorCode.INVALID_URL, Message(_("invalid port in feed URL %(url)s"), {"url": url})
+        ) from None
+
+
+class Exchange:
+    """One response of a Client, whose status and headers are read and whose body is not yet."""
+
+    def __init__(self, url, response, limits, deadline):
+        self.url = url
+        self.response = response
+        self.limits = limits
+        self.deadline = deadline
+        self.status = response.status_code
+        # Lowercase names. A repeated header keeps its last value, as
+        # http.client's getheaders() did, where response.headers would join
+        # the values with commas.
+        self.headers = {name.lower(): value for name, value in response.raw.headers.items()}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        # An unread body makes urllib3 close the connection instead of
+        # returning it to the pool.
+        self.response.close()
+
+    def read_body(self):
         """Read and decode the body within the size cap and the deadline."""
-        decoder = BodyDecoder(self.response.getheader("Content-Encoding", ""), self.url, limits)
-        decoder.check_length(self.response.getheader("Content-Length"))
+        decoder = BodyDecoder(self.headers.get("content-encoding", ""), self.url, self.limits)
+        decoder.check_length(self.headers.get("content-length"))
         chunks = []
         try:
             while True:
-                raw = self.response.read1(CHUNK_SIZE)
-                if deadline.passed:
-                    raise deadline.error(self.url)
+                # Undecoded bytes, so that BodyDecoder counts the inflated
+                # bytes against the size cap and raises FetchError.
+                raw = self.response.raw.read(CHUNK_SIZE, decode_content=False)
+                if self.deadline.passed:
+                    raise self.deadline.error(self.url)
                 if not raw:
                     break
                 chunks.append(decoder.decode(raw))
             chunks.append(decoder.flush())
-        except FetchError:
-            raise
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise _error_from_exception(exc, self.url, limits, deadline) from exc
+        except NETWORK_ERRORS as exc:
+            raise _error_from_exception(exc, self.url, self.limits, self.deadline) from exc
         return b"".join(chunks)
 
 
@@ -393,19 +476,6 @@ def _connect(url, host, port, limits, deadline):
         sock.settimeout(limits.read_timeout)
         return sock
     raise _error_from_exception(last_error, url, limits, deadline, connecting=True)
-
-
-def _http_connection(parts, port, sock, limits):
-    if parts.scheme == "https":
-        context = ssl.create_default_context()
-        sock = context.wrap_socket(sock, server_hostname=parts.hostname)
-        connection = http.client.HTTPSConnection(parts.hostname, port, context=context)
-    else:
-        connection = http.client.HTTPConnection(parts.hostname, port)
-    # http.client connects only when it has no socket, so it uses this one.
-    connection.sock = sock
-    connection.timeout = limits.read_timeout
-    return connection
 
 
 class BodyDecoder:
@@ -486,7 +556,15 @@ class BodyDecoder:
 def _error_from_exception(exc, url, limits, deadline, *, connecting=False):
     if deadline.passed:
         return deadline.error(url)
-    if isinstance(exc, TimeoutError):
+    cause = _root_cause(exc)
+    if isinstance(exc, requests.exceptions.InvalidURL):
+        return FetchError(
+            ErrorCode.INVALID_URL,
+            Message(_("invalid feed URL %(url)s: %(error)s"), {"url": url, "error": cause}),
+        )
+    if isinstance(exc, requests.exceptions.Timeout) or isinstance(
+        cause, (TimeoutError, urllib3.exceptions.TimeoutError)
+    ):
         if connecting:
             return FetchError(
                 ErrorCode.TIMEOUT,
@@ -503,28 +581,46 @@ def _error_from_exception(exc, url, limits, deadline, *, connecting=False):
                 {"seconds": limits.read_timeout, "url": url},
             ),
         )
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(cause, ConnectionRefusedError):
         return FetchError(
             ErrorCode.CONNECTION_REFUSED,
             Message(_("connection refused by %(url)s"), {"url": url}),
             transient=True,
         )
-    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
+    if isinstance(cause, (ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError)):
         return FetchError(
             ErrorCode.TLS_ERROR,
             Message(
                 _("TLS error with %(url)s: %(error)s"),
-                {"url": url, "error": exc},
+                {"url": url, "error": cause},
             )
         )
     return FetchError(
         ErrorCode.CONNECTION_ERROR,
         Message(
             _("connection to %(url)s failed: %(error)s"),
-            {"url": url, "error": f"{exc.__class__.__name__}: {exc}"},
+            {"url": url, "error": f"{cause.__class__.__name__}: {cause}"},
         ),
         transient=True,
     )
+
+
+def _root_cause(exc):
+    """Return the exception that requests and urllib3 wrapped around, or `exc` itself.
+
+    requests.ConnectionError(MaxRetryError(reason=SSLError(ssl.SSLError)))
+    becomes the ssl.SSLError, and ProtocolError("Connection aborted.",
+    RemoteDisconnected(...)) becomes the RemoteDisconnected.
+    """
+    wrappers = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError)
+    for _level in range(10):
+        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+            exc = exc.reason
+        elif isinstance(exc, wrappers) and exc.args and isinstance(exc.args[-1], BaseException):
+            exc = exc.args[-1]
+        else:
+            break
+    return exc
 
 
 def parse_retry_after(value):

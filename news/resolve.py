@@ -20,8 +20,8 @@ from django.conf import settings
 from news import google_news, hosts
 from news.download import (
     ACCEPT,
+    Client,
     Deadline,
-    Exchange,
     FetchError,
     Limits,
     parse_retry_after,
@@ -85,10 +85,10 @@ def resolve(link):
     )
     headers = {"User-Agent": user_agent(), "Accept": ACCEPT}
     try:
-        with Exchange.open(url, headers, limits, Deadline(timeout)) as exchange:
-            status = exchange.response.status
-            location = exchange.response.getheader("Location") or ""
-            retry_after = exchange.response.getheader("Retry-After")
+        with Client(limits, Deadline(timeout)) as client, client.open(url, headers) as exchange:
+            status = exchange.status
+            location = exchange.headers.get("location", "")
+            retry_after = exchange.headers.get("retry-after")
     except FetchError as exc:
         logger.info(
             "could not resolve Google News link %s: %s: %s", link, exc.code, exc.message.english()

@@ -1,7 +1,11 @@
 """news.download against real HTTP servers on 127.0.0.1 that misbehave."""
 
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import time
 import tracemalloc
 import zlib
@@ -215,6 +219,13 @@ def test_only_http_and_https_are_fetched(url):
     assert fetch_error(url).code == ErrorCode.INVALID_URL
 
 
+def test_url_that_requests_rejects_is_invalid_url():
+    # urlsplit accepts the empty first label, and requests rejects it before any lookup.
+    error = fetch_error("http://.example.com/feed.xml")
+    assert error.code == ErrorCode.INVALID_URL
+    assert str(error).startswith("invalid feed URL http://.example.com/feed.xml: ")
+
+
 def test_redirect_to_file_url_is_refused(feed_server):
     location = {"Location": "file:///etc/hostname"}
     url = feed_server.add("/to-file.xml", b"", status=302, headers=location)
@@ -321,3 +332,128 @@ def test_error_message_renders_in_english_for_logs(feed_server):
     with translation.override("zh-hant"):
         error = fetch_error(url)
     assert error.message.english() == f"HTTP 404 from {url}"
+
+
+def test_redirect_body_is_not_read(feed_server):
+    # requests reads a redirect's whole body, decoded and uncapped, unless
+    # the session leaves redirects to news.download.
+    target = feed_server.add("/new.xml", FEED)
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+    headers = {"Location": "/new.xml", "Content-Encoding": "gzip"}
+    url = feed_server.add("/bomb-redirect.xml", bomb, status=302, headers=headers)
+    tracemalloc.start()
+    try:
+        fetched = download(url, limits=limits())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert fetched.url == target
+    assert peak < 8 * 1024 * 1024
+
+
+def test_cookies_are_not_sent_back(feed_server):
+    feed_server.add("/new.xml", FEED)
+    headers = {"Location": "/new.xml", "Set-Cookie": "session=1; Path=/"}
+    url = feed_server.add("/cookie.xml", b"", status=302, headers=headers)
+    download(url, limits=limits())
+    assert "cookie" not in feed_server.headers_of("/new.xml")[0]
+
+
+def test_proxy_environment_is_ignored(feed_server, monkeypatch):
+    proxy = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    url = feed_server.add("/direct.xml", FEED)
+    assert download(url, limits=limits()).content == FEED
+    assert feed_server.hits("/direct.xml") == 1
+
+
+def test_deadline_interrupts_a_stalled_tls_handshake():
+    # The kernel completes the TCP handshake for a listening socket that
+    # never accepts, so no server ever replies to the client's TLS hello.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/feed.xml"
+        started = time.monotonic()
+        error = fetch_error(url, connect_timeout=30, read_timeout=30, deadline=1)
+    assert error.code == ErrorCode.TIMEOUT
+    assert "NEWS_FETCH_DEADLINE" in str(error)
+    # Both timeouts are 30 s, so only the watchdog can end this early.
+    assert time.monotonic() - started < 5
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A TLS server on 127.0.0.1 with a self-signed certificate for "localhost".
+
+    It records the server name (SNI) of each handshake. No client trusts the
+    certificate, so every handshake fails on the client's side.
+    """
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-nodes", "-days", "1",
+            "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-keyout", str(key), "-out", str(cert),
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server_names = []
+    context.sni_callback = lambda ssl_socket, name, ssl_context: server_names.append(name)
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve_one():
+        try:
+            connection, _address = listener.accept()
+        except OSError:
+            return  # no client came, or the test closed the listener
+        connection.settimeout(10)
+        try:
+            context.wrap_socket(connection, server_side=True).close()
+        except OSError:
+            connection.close()  # the client rejected the certificate
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], server_names
+    listener.close()
+    thread.join(10)
+
+
+def test_https_checks_certificate_of_host_name(tls_server):
+    port, server_names = tls_server
+    error = fetch_error(f"https://localhost:{port}/feed.xml", retries=0)
+    assert error.code == ErrorCode.TLS_ERROR
+    assert "CERTIFICATE_VERIFY_FAILED" in str(error)
+    # The socket connected to the address from the guard, and SNI still sent the host name.
+    assert server_names == ["localhost"]
+
+
+def test_truncated_body_is_connection_error(feed_server):
+    def short_body(wfile, server):
+        wfile.write(FEED[:50])
+
+    url = feed_server.add_handler("/short.xml", faults.headers_then(short_body, length=len(FEED)))
+    error = fetch_error(url, retries=1)
+    assert error.code == ErrorCode.CONNECTION_ERROR
+    assert "IncompleteRead" in str(error)
+    assert feed_server.hits("/short.xml") == 2
+
+
+def test_non_ascii_path_is_percent_encoded(feed_server):
+    feed_server.add("/%E6%96%B0%E8%81%9E.xml", FEED)
+    fetched = download(feed_server.url("/新聞.xml"), limits=limits())
+    assert fetched.content == FEED
+    assert feed_server.hits("/%E6%96%B0%E8%81%9E.xml") == 1
