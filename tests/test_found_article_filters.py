@@ -53,3 +53,16 @@ def test_api_post_is_json_405(db):
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
     assert "error" in response.json()
+
+
+@pytest.mark.parametrize("source", ["²", "①"])
+def test_api_source_digit_symbol_is_400(client, source):
+    # str.isdigit() accepts superscripts and circled digits, but int() rejects them.
+    response = client.get(API_URL, {"source": source})
+    assert response.status_code == 400
+    assert "source" in response.json()["error"]
+
+
+def test_reading_page_source_digit_symbol(client):
+    response = client.get(READING_URL, {"source": "²"})
+    assert response.status_code == 200
