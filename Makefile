@@ -29,10 +29,13 @@ migrate: messages
 
 # Web server, RQ worker and cron scheduler under honcho (Ctrl-C stops them
 # all), plus the embedded redis-server where REDIS_URL is unset. The cron
-# scheduler starts a first fetch right away.
+# scheduler starts a first fetch right away. NEWS_DEFAULT_SOURCES=0 skips
+# adding the Google News sources, for a stack that stays offline.
+# honcho exits 130 after Ctrl-C, which is the normal way to stop, not an error.
+NEWS_DEFAULT_SOURCES ?= 1
 run: migrate
-	$(PY) manage.py add_default_sources
-	$(BIN)/honcho -f Procfile.dev start $(if $(REDIS_URL),web worker cron)
+	$(if $(filter 0,$(NEWS_DEFAULT_SOURCES)),,$(PY) manage.py add_default_sources)
+	$(BIN)/honcho -f Procfile.dev start $(if $(REDIS_URL),web worker cron) || [ $$? -eq 130 ]
 
 # Offline demo: serve saved Google News feeds on 127.0.0.1 and fetch them.
 DEMO_FEEDS ?= ../shared/feeds/google-news

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
 from news import locking
+from news.admin_lookups import CheckedLookupsMixin
 from news.charts import build_run_chart, recent_runs
 from news.forms import SourceForm
 from news.models import Article, ErrorCode, FetchRun, Source, SourceResult
@@ -91,7 +92,7 @@ def status_label(status, text):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(CheckedLookupsMixin, admin.ModelAdmin):
     form = SourceForm
     list_display = [
         "name", "kind", "feed_link", "enabled", "last_success_at", "last_failure",
@@ -212,7 +213,7 @@ class FetchNowMixin:
 
 
 @admin.register(Article)
-class ArticleAdmin(FetchNowMixin, admin.ModelAdmin):
+class ArticleAdmin(CheckedLookupsMixin, FetchNowMixin, admin.ModelAdmin):
     list_display = [
         "title_link", "publisher_name", "source_names", "published_at", "first_seen_at",
         "detail_link",
@@ -282,7 +283,7 @@ class SourceResultInline(admin.TabularInline):
 
 
 @admin.register(FetchRun)
-class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
+class FetchRunAdmin(CheckedLookupsMixin, FetchNowMixin, admin.ModelAdmin):
     list_display = [
         "run_number", "run_status", "trigger", "requested_by", "created_at", "run_duration",
         "progress", "articles_created",
@@ -322,6 +323,14 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # An active run holds the fetch lock. Without its row the next trigger
+        # would take the lock as stale and start a second run beside it.
+        # delete_selected calls this for each run, so it keeps active runs too.
+        if obj is not None and obj.is_active:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_urls(self):
         return [
@@ -434,5 +443,7 @@ class FetchRunAdmin(FetchNowMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("requested sources"))
     def requested_source_names(self, run):
+        if run.all_sources:
+            return _("All enabled sources")
         names = [source.name for source in run.requested_sources.all()]
-        return "、".join(names) if names else _("All enabled sources")
+        return "、".join(names) if names else _("None: the requested sources were deleted")

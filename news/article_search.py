@@ -1,6 +1,7 @@
 """Filter and order articles for the reading page and the articles API."""
 
 import datetime
+import re
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q
@@ -12,6 +13,8 @@ from django.utils.translation import gettext as _
 from news.models import Article, Source
 
 PAGE_SIZE = 50
+# ASCII digits only: str.isdigit() also accepts "²" and "①", which int() rejects.
+SOURCE_ID_PATTERN = re.compile(r"[0-9]{1,18}")
 
 
 class InvalidArticleQuery(ValueError):
@@ -29,7 +32,7 @@ class ArticleQuery:
         """Read `source`, `q` and `since` from a QueryDict, raising InvalidArticleQuery."""
         return cls(
             source_id=_parse_source(params.get("source", "")),
-            text=params.get("q", "").strip(),
+            text=_parse_text(params.get("q", "")),
             since=_parse_since(params.get("since", "")),
         )
 
@@ -60,11 +63,20 @@ def _parse_source(raw):
     raw = raw.strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not SOURCE_ID_PATTERN.fullmatch(raw):
         raise InvalidArticleQuery(
             _("source=%(value)s is invalid: give the numeric id of a source.") % {"value": raw}
         )
     return int(raw)
+
+
+def _parse_text(raw):
+    if "\x00" in raw:
+        # PostgreSQL text cannot hold NUL, and no stored article contains one.
+        raise InvalidArticleQuery(
+            _("q contains a NUL character: remove it from the search text.")
+        )
+    return raw.strip()
 
 
 def _parse_since(raw):
@@ -92,4 +104,12 @@ def _parse_since(raw):
         )
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
+    try:
+        # The databases store UTC, so the value must also exist in UTC.
+        value.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        raise InvalidArticleQuery(
+            _("since=%(value)s is out of range: give a date from 0001-01-02 to 9999-12-30.")
+            % {"value": raw}
+        ) from None
     return value

@@ -56,6 +56,25 @@ def wait_until_ready(url, timeout):
         client.close()
 
 
+class SocketInUse(RuntimeError):
+    """A live redis-server already listens on the socket, so it must not be replaced."""
+
+    def __init__(self, socket_path):
+        super().__init__(f"a redis-server already answers on {socket_path}")
+        self.socket_path = socket_path
+
+
+def check_socket_free(socket_path):
+    """Raise SocketInUse when a redis-server responds to PING on `socket_path`.
+
+    A socket file left by a server that died gets no response, so it counts
+    as free and the caller may delete it.
+    """
+    socket_path = Path(socket_path)
+    if socket_path.exists() and wait_until_ready(f"unix://{socket_path}", timeout=0):
+        raise SocketInUse(socket_path)
+
+
 class EmbeddedRedis:
     """A redis-server child process on a Unix socket, started and stopped by its owner."""
 
@@ -70,6 +89,7 @@ class EmbeddedRedis:
 
     def start(self, timeout=10):
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
+        check_socket_free(self.socket_path)
         self.socket_path.unlink(missing_ok=True)
         self.process = subprocess.Popen(server_command(self.socket_path, self.logfile))
         if not wait_until_ready(self.url, timeout):
@@ -105,8 +125,6 @@ def running_if_embedded(timeout=10):
     if wait_until_ready(settings.REDIS_URL, timeout=0.5):
         yield None
         return
-    # NOTE: a `make run` started while this block runs replaces the socket
-    # with its own server; the two would then hold separate fetch locks.
     logfile = settings.EMBEDDED_REDIS_SOCKET.with_name("embedded-redis.log")
     server = EmbeddedRedis(settings.EMBEDDED_REDIS_SOCKET, logfile=logfile).start(timeout=timeout)
     try:

@@ -51,6 +51,7 @@ def create_run(trigger, user=None, sources=None):
     run = FetchRun.objects.create(
         trigger=trigger,
         requested_by=user if user is not None and user.is_authenticated else None,
+        all_sources=sources is None,
     )
     if sources:
         run.requested_sources.set(sources)
@@ -58,10 +59,10 @@ def create_run(trigger, user=None, sources=None):
 
 
 def sources_for(run):
-    requested = list(run.requested_sources.all())
-    if requested:
-        return requested
-    return list(Source.objects.filter(enabled=True).order_by("name"))
+    """Return the sources `run` fetches: those it names that still exist, or every enabled one."""
+    if run.all_sources:
+        return list(Source.objects.filter(enabled=True).order_by("name"))
+    return list(run.requested_sources.order_by("name"))
 
 
 def run_fetch(run, *, worker_name="", on_source_done=None):
@@ -82,7 +83,7 @@ def run_fetch(run, *, worker_name="", on_source_done=None):
     logger.info("run %s started: trigger=%s sources=%d", run.pk, run.trigger, len(sources))
 
     # Sources the run names are fetched even while they back off.
-    forced = run.requested_sources.exists()
+    forced = not run.all_sources
     groups = group_by_host(sources)
     callback = on_source_done or (lambda result: None)
     if settings.NEWS_FETCH_CONCURRENCY == 1 or len(groups) <= 1:

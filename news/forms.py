@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from news import google_news
+from news import google_news, sources
 from news.models import Source
 
 # Google News editions an editor in Taiwan is likely to want, as the
@@ -93,9 +93,24 @@ class SourceForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("kind") == Source.Kind.GOOGLE_NEWS:
             self._clean_google_news(cleaned)
-        elif not cleaned.get("url") and "url" not in self.errors:
-            self.add_error("url", _("Enter the URL of the RSS or Atom feed."))
+        elif "url" not in self.errors:
+            self._clean_feed_url(cleaned)
         return cleaned
+
+    def _clean_feed_url(self, cleaned):
+        url = cleaned.get("url")
+        if not url:
+            self.add_error("url", _("Enter the URL of the RSS or Atom feed."))
+            return
+        # The same checks as add_source, so both reject ftp:// and catch a
+        # duplicate that differs only in the case of the scheme or host.
+        url = sources.canonical_feed_url(url)
+        try:
+            sources.validate_feed_url(url)
+        except sources.SourceError as exc:
+            self.add_error("url", str(exc))
+            return
+        cleaned["url"] = url
 
     def _clean_google_news(self, cleaned):
         mode = cleaned.get("gn_mode") or Source.GoogleNewsMode.TOP_STORIES
@@ -117,7 +132,8 @@ class SourceForm(forms.ModelForm):
             self.add_error("gn_query", _("A search feed needs a search query."))
         if mode == Source.GoogleNewsMode.GEO and not query:
             self.add_error("gn_query", _("A location feed needs a place name."))
-        if mode == Source.GoogleNewsMode.TOPIC and not topic:
+        if mode == Source.GoogleNewsMode.TOPIC and not topic and "gn_topic" not in self.errors:
+            # A topic id that failed its own field check already has an error.
             self.add_error("gn_section", _("A topic feed needs a section or a topic id."))
         if mode == Source.GoogleNewsMode.TOPIC and topic and not (
             topic.upper() in google_news.SECTIONS or google_news.TOPIC_ID_PATTERN.match(topic)
@@ -144,3 +160,13 @@ class SourceForm(forms.ModelForm):
             # hand-typed hl, gl and ceid codes, in build_url's own words.
             self.add_error(None, str(exc))
             return
+        built = Source(kind=Source.Kind.GOOGLE_NEWS, **{
+            name: cleaned[name] for name in ("url", "gn_topic", "gn_query", "gn_when")
+        })
+        try:
+            sources.validate_lengths(built)
+        except sources.SourceError as exc:
+            self.add_error(exc.field, str(exc))
+            # An empty URL is left out of the model's own checks, which would
+            # put a second length error on the feed URL field.
+            cleaned["url"] = ""

@@ -7,10 +7,12 @@ behaves the same in a worker and in a terminal.
 import logging
 import os
 import threading
+import time
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import AbandonedJobError
@@ -18,6 +20,7 @@ from rq.timeouts import JobTimeoutException
 
 from news import locking
 from news.fetching import run_fetch
+from news.messages import Message, english, render
 from news.models import FetchRun
 from news.triggers import AlreadyRunning, reap_abandoned_runs, start_fetch
 
@@ -25,7 +28,10 @@ logger = logging.getLogger(__name__)
 
 
 class LockLost(Exception):
-    """The run's lock expired or passed to another run while the run was fetching."""
+    """The run's lock expired, passed to another run, or could not be extended in time.
+
+    The argument is a news.messages.Message, so str() is in the active language.
+    """
 
 
 class Heartbeat:
@@ -34,6 +40,8 @@ class Heartbeat:
     The lock is extended on its own thread, so a database write stuck behind
     another writer (SQLite allows one at a time) cannot let the lock expire.
     Both threads beat every third of NEWS_LOCK_TTL, also while one source stalls.
+    When Redis fails every extension for NEWS_LOCK_TTL seconds, the lock has
+    expired or is about to, so `lost` is set as if another run had taken it.
     """
 
     def __init__(self, run_id, interval=None):
@@ -57,13 +65,26 @@ class Heartbeat:
             thread.join(timeout=self.interval + 5)
 
     def _extend_lock(self):
+        last_extended = time.monotonic()
         while not self._stopping.wait(self.interval):
             try:
                 extended = locking.extend(self.run_id)
             except RedisError as exc:
+                failing_for = time.monotonic() - last_extended
+                if failing_for >= settings.NEWS_LOCK_TTL:
+                    logger.error(
+                        "run %s could not extend the fetch lock for %.0f s and stops after "
+                        "the current source: %s",
+                        self.run_id,
+                        failing_for,
+                        exc,
+                    )
+                    self.lost.set()
+                    return
                 # The next beat retries, and the lock outlives two missed beats.
                 logger.warning("run %s could not extend the fetch lock: %s", self.run_id, exc)
                 continue
+            last_extended = time.monotonic()
             if not extended:
                 logger.error("run %s lost the fetch lock and stops after the current source", self.run_id)
                 self.lost.set()
@@ -92,7 +113,12 @@ def execute_run(run_id, *, worker_name="", on_source_done=None):
         _end_run(
             run_id,
             FetchRun.Status.ABANDONED,
-            "not started: its fetch lock expired while it was queued and another run holds it now",
+            Message(
+                _(
+                    "not started: its fetch lock expired while it was queued "
+                    "and another run holds it now"
+                )
+            ),
         )
         return None
 
@@ -111,7 +137,14 @@ def execute_run(run_id, *, worker_name="", on_source_done=None):
         if on_source_done is not None:
             on_source_done(result)
         if heartbeat.lost.is_set():
-            raise LockLost("lost the fetch lock while running; another run may have started")
+            raise LockLost(
+                Message(
+                    _(
+                        "lost the fetch lock while running; another run may have started, "
+                        "or Redis could not be reached for NEWS_LOCK_TTL seconds"
+                    )
+                )
+            )
 
     try:
         run = FetchRun.objects.get(pk=run_id)
@@ -131,24 +164,30 @@ def execute_run(run_id, *, worker_name="", on_source_done=None):
 
 
 def describe_failure(exc):
+    """Return a Message (news.messages) that describes why a run ended with `exc`."""
     if isinstance(exc, JobTimeoutException):
         job = get_current_job()
         timeout = job.timeout if job is not None and job.timeout else settings.NEWS_JOB_TIMEOUT
-        return f"timed out after {timeout} s"
+        return Message(_("timed out after %(seconds)s s"), {"seconds": timeout})
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(exc, LockLost):
-        return str(exc)
-    return f"{exc.__class__.__name__}: {exc}"
+        return Message(_("interrupted"))
+    if isinstance(exc, LockLost) and exc.args and isinstance(exc.args[0], Message):
+        return exc.args[0]
+    return Message(
+        _("unexpected error: %(error)s"), {"error": f"{exc.__class__.__name__}: {exc}"}
+    )
 
 
 def _end_run(run_id, status, error):
-    """Set the final status of `run_id` unless the run already ended."""
+    """Set the final status of `run_id` unless the run already ended.
+
+    `error` is stored in the active language and logged in English.
+    """
     updated = FetchRun.objects.filter(pk=run_id, status__in=FetchRun.ACTIVE_STATUSES).update(
-        status=status, error=error, finished_at=timezone.now()
+        status=status, error=render(error), finished_at=timezone.now()
     )
     if updated:
-        logger.error("run %s ended %s: %s", run_id, status, error)
+        logger.error("run %s ended %s: %s", run_id, status, english(error))
     return bool(updated)
 
 
@@ -168,7 +207,8 @@ def fetch_job_failed(job, connection, exc_type, exc_value, traceback):
     """
     run_id = job.args[0]
     if exc_type is AbandonedJobError:
-        status, error = FetchRun.Status.ABANDONED, "abandoned: RQ found its worker gone"
+        status = FetchRun.Status.ABANDONED
+        error = Message(_("abandoned: RQ found its worker gone"))
     else:
         status, error = FetchRun.Status.FAILED, describe_failure(exc_value)
     _end_run(run_id, status, error)

@@ -182,7 +182,9 @@ class FetchRun(models.Model):
         blank=True,
         related_name="+",
     )
-    # Empty means every enabled source.
+    # True: every source enabled when the run starts. False: only
+    # requested_sources, which may become empty when they are deleted.
+    all_sources = models.BooleanField(_("all enabled sources"), default=True)
     requested_sources = models.ManyToManyField(
         Source, verbose_name=_("requested sources"), related_name="+", blank=True
     )

@@ -20,12 +20,23 @@ DEFAULT_SOURCES = [
 ]
 
 
+# The Google News URL grows with these parts, so a too-long URL names them.
+GOOGLE_NEWS_URL_PARTS = ("gn_query", "gn_topic")
+
+
 class SourceError(ValueError):
-    """A source cannot be added; the message says why and what to do."""
+    """A source cannot be added. The message states why and what to do.
+
+    `field` names the Source field at fault, or is None when no single field is.
+    """
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 def add_feed_source(url, name=""):
-    url = url.strip()
+    url = canonical_feed_url(url.strip())
     validate_feed_url(url)
     return _create(Source(kind=Source.Kind.FEED, url=url, name=name.strip() or _name_from_url(url)))
 
@@ -69,11 +80,59 @@ def validate_feed_url(url):
     except ValidationError:
         raise SourceError(
             _("%(url)r is not a valid feed URL. Give a full http:// or https:// address.")
-            % {"url": url}
+            % {"url": url},
+            field="url",
         ) from None
 
 
+def canonical_feed_url(url):
+    """Return `url` with its scheme and host in lower case, which name the same feed in any case.
+
+    The path and query keep their case, because servers may treat them as
+    case-sensitive. A URL that cannot be split is returned unchanged for
+    validate_feed_url() to reject.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    userinfo, at, host = parts.netloc.rpartition("@")
+    return parts._replace(scheme=parts.scheme.lower(), netloc=f"{userinfo}{at}{host.lower()}").geturl()
+
+
+def validate_lengths(source):
+    """Raise SourceError when a value of `source` is longer than its column holds.
+
+    A Google News URL is built from the query parts, so when it is too long
+    the error names the search query or topic, the parts that make it grow.
+    """
+    for field in Source._meta.concrete_fields:
+        limit = field.max_length
+        value = getattr(source, field.attname)
+        if limit is None or not isinstance(value, str) or len(value) <= limit:
+            continue
+        if field.name == "url" and source.kind == Source.Kind.GOOGLE_NEWS:
+            raise SourceError(
+                _(
+                    "The Google News URL built from these parts is %(length)d characters "
+                    "long, but at most %(limit)d fit. Shorten the search query or topic id."
+                )
+                % {"length": len(value), "limit": limit},
+                field=_longest_url_part(source),
+            )
+        raise SourceError(
+            _("%(field)s is %(length)d characters long, but at most %(limit)d fit. Shorten it.")
+            % {"field": field.verbose_name, "length": len(value), "limit": limit},
+            field=field.name,
+        )
+
+
+def _longest_url_part(source):
+    return max(GOOGLE_NEWS_URL_PARTS, key=lambda name: len(getattr(source, name)))
+
+
 def _create(source):
+    validate_lengths(source)
     duplicate = Source.objects.filter(url=source.url).first()
     if duplicate is not None:
         raise SourceError(
@@ -108,5 +167,6 @@ def _google_news_name(source):
         "search": source.gn_query,
     }.get(source.gn_mode, "")
     if source.gn_when:
-        label = f"{label} ({source.gn_when})"
-    return f"Google News {source.gn_ceid}: {label}"[:200]
+        label = _("%(label)s (past %(when)s)") % {"label": label, "when": source.gn_when}
+    name = _("Google News %(edition)s: %(label)s") % {"edition": source.gn_ceid, "label": label}
+    return name[:200]

@@ -20,11 +20,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from redis.exceptions import RedisError
 from rq import Callback
 
 from news import locking
 from news.fetching import create_run
+from news.messages import Message, english, render
 from news.models import FetchRun
 
 logger = logging.getLogger(__name__)
@@ -172,12 +174,15 @@ def _enqueue(run):
 
 def _queue_unavailable(run, exc):
     """Mark `run` failed because Redis is unreachable; return the error to raise."""
-    reason = f"Redis could not be reached: {exc.__class__.__name__}: {exc}"
+    reason = Message(
+        gettext_lazy("Redis could not be reached: %(error)s"),
+        {"error": f"{exc.__class__.__name__}: {exc}"},
+    )
     FetchRun.objects.filter(pk=run.pk).update(
-        status=FetchRun.Status.FAILED, error=reason, finished_at=timezone.now()
+        status=FetchRun.Status.FAILED, error=render(reason), finished_at=timezone.now()
     )
     run.refresh_from_db()
-    logger.error("run %s failed before it was queued: %s", run.pk, reason)
+    logger.error("run %s failed before it was queued: %s", run.pk, english(reason))
     return QueueUnavailable(
         _("Redis could not be reached (%(error)s). Check that it is running, then try again.")
         % {"error": exc},
@@ -225,25 +230,30 @@ def reap_abandoned_runs(*, lock_owner=None):
         # The UPDATE repeats the conditions, so a run that ended in the
         # meantime (or, without a lock owner, beat again) is left alone.
         updated = FetchRun.objects.filter(dead, pk=run.pk).update(
-            status=FetchRun.Status.ABANDONED, error=error, finished_at=timezone.now()
+            status=FetchRun.Status.ABANDONED, error=render(error), finished_at=timezone.now()
         )
         if updated:
             run.refresh_from_db()
             reaped.append(run)
-            logger.warning("run %s marked abandoned: %s", run.pk, error)
+            logger.warning("run %s marked abandoned: %s", run.pk, english(error))
     return reaped
 
 
 def _abandoned_reason(run):
     if run.status == FetchRun.Status.QUEUED:
-        return (
-            "abandoned: no worker started it before its fetch lock expired; "
-            f"queued at {run.created_at.isoformat()}"
+        return Message(
+            gettext_lazy(
+                "abandoned: no worker started it before its fetch lock expired; "
+                "queued at %(time)s"
+            ),
+            {"time": run.created_at.isoformat()},
         )
     last_seen = run.heartbeat_at or run.created_at
-    return (
-        f"abandoned: worker {run.worker_name or '(none)'} stopped sending heartbeats; "
-        f"last seen alive at {last_seen.isoformat()}"
+    return Message(
+        gettext_lazy(
+            "abandoned: worker %(worker)s stopped sending heartbeats; last seen alive at %(time)s"
+        ),
+        {"worker": run.worker_name or "-", "time": last_seen.isoformat()},
     )
 
 

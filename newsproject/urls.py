@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from news.views import errors
 from news.views.articles import article_list
 from news.views.health import healthz
 from news.views.reading import latest_articles
@@ -20,3 +21,6 @@ urlpatterns = [
     path("django-rq/", include("django_rq.urls")),
     path("", include("news.urls")),
 ]
+
+handler404 = errors.page_not_found
+handler500 = errors.server_error

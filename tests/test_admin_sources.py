@@ -129,3 +129,60 @@ def test_source_list_query_count_is_constant(editor_client, make_source, django_
     # sources and the error-code filter.
     with django_assert_num_queries(8):
         editor_client.get(CHANGELIST_URL)
+
+
+def feed_form(url):
+    return {
+        "name": "檔案傳輸來源",
+        "kind": Source.Kind.FEED,
+        "enabled": "on",
+        "url": url,
+        "gn_mode": "",
+        "gn_section": "",
+        "gn_topic": "",
+        "gn_query": "",
+        "gn_when": "",
+        "gn_edition": "TW",
+        "gn_hl": "",
+        "gn_gl": "",
+        "gn_ceid": "",
+    }
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/feed.xml", "ftps://example.com/feed.xml"])
+def test_feed_form_rejects_non_http_url(editor_client, url):
+    # add_source rejects these too, and the fetcher would fail them on every run.
+    response = editor_client.post(ADD_URL, feed_form(url))
+    assert response.status_code == 200
+    assert "http://" in " ".join(response.context["adminform"].form.errors["url"])
+    assert not Source.objects.exists()
+
+
+def test_feed_form_rejects_url_differing_only_in_case(editor_client, make_source):
+    make_source("https://news.example.tw/feed.xml", name="範例")
+    response = editor_client.post(ADD_URL, feed_form("HTTPS://NEWS.EXAMPLE.TW/feed.xml"))
+    assert response.status_code == 200
+    assert "url" in response.context["adminform"].form.errors
+    assert Source.objects.count() == 1
+
+
+def test_feed_form_stores_lower_case_host(editor_client):
+    editor_client.post(ADD_URL, feed_form("HTTPS://NEWS.EXAMPLE.TW/Feed.xml"))
+    assert Source.objects.get().url == "https://news.example.tw/Feed.xml"
+
+
+def test_google_news_form_long_query(editor_client):
+    # 300 characters percent-encode to more than the 2,000 the url column holds.
+    response = editor_client.post(ADD_URL, google_news_form(gn_query="台" * 300))
+    errors = response.context["adminform"].form.errors
+    assert "gn_query" in errors
+    assert "url" not in errors
+    assert not Source.objects.exists()
+
+
+def test_google_news_form_long_topic_id(editor_client):
+    fields = {"gn_mode": "topic", "gn_topic": "A" * 150, "gn_query": "", "gn_when": ""}
+    response = editor_client.post(ADD_URL, google_news_form(**fields))
+    errors = response.context["adminform"].form.errors
+    assert "gn_topic" in errors
+    assert "gn_section" not in errors

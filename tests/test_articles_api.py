@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.test import Client
 
 from news.article_search import PAGE_SIZE
 
@@ -85,3 +86,57 @@ def test_api_query_count_is_constant(client, articles_in_three_sources, django_a
     # Count, page of articles, their sources.
     with django_assert_num_queries(3):
         client.get(URL)
+
+
+# since values that parse as ISO 8601 but fall outside the range of UTC
+# datetimes: year 1 in Asia/Taipei is before year 1 in UTC, and a -23:59
+# offset on the last second of year 9999 is after it.
+OUT_OF_RANGE_SINCE = ["0001-01-01", "9999-12-31T23:59:59-23:59", "9999-12-31T23:59:59-01:00"]
+
+
+@pytest.mark.parametrize("since", OUT_OF_RANGE_SINCE)
+def test_api_since_out_of_range_is_400(client, make_article, since):
+    make_article("颱風動態")
+    response = client.get(URL, {"since": since})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "since" in response.json()["error"]
+
+
+def test_api_query_with_nul_is_400(client, make_article):
+    # PostgreSQL text cannot contain NUL, so the query would raise DataError.
+    make_article("颱風動態")
+    response = client.get(URL, {"q": "颱風\x00"})
+    assert response.status_code == 400
+    assert "NUL" in response.json()["error"]
+
+
+def test_api_post_is_json_405(db):
+    # With CSRF checks on, as outside the test client, the 405 must still win.
+    response = Client(enforce_csrf_checks=True).post(URL)
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "GET, HEAD"
+    assert "POST" in response.json()["error"]
+
+
+@pytest.mark.parametrize("source", ["²", "①", "٣"])
+def test_api_source_digit_symbol_is_400(client, source):
+    # str.isdigit() accepts superscripts and circled digits, but int() rejects them.
+    response = client.get(URL, {"source": source})
+    assert response.status_code == 400
+    assert "source" in response.json()["error"]
+
+
+def test_api_unknown_path_is_json_404(client, db):
+    response = client.get("/api/no-such-endpoint/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize("source", ["999999999999999999", "9" * 19])
+def test_api_source_beyond_id_range_is_not_500(client, db, source):
+    response = client.get(URL, {"source": source})
+    assert response.status_code in (200, 400)
+    assert response["Content-Type"] == "application/json"

@@ -86,3 +86,53 @@ def test_fetch_news_rejects_unknown_source_name(db):
     with pytest.raises(CommandError, match="No source named '不存在'") as raised:
         run_command("fetch_news", "--source", "不存在")
     assert raised.value.returncode == 2
+
+
+TOO_LONG_ARGUMENTS = {
+    # URLValidator accepts up to 2048 characters, but the url column stores 2000.
+    "url": ["https://example.com/" + "a" * 2010],
+    "name": ["https://example.com/feed.xml", "--name", "名" * 201],
+    # 300 characters percent-encode to more than 2000 in the feed URL.
+    "search": ["--google-news", "--search", "台" * 300],
+    "hl": ["--google-news", "--hl", "a" * 21],
+    # TOPIC_ID_PATTERN allows 200 characters, but gn_topic stores 100.
+    "topic": ["--google-news", "--topic", "A" * 150],
+}
+
+
+@pytest.mark.parametrize("arguments", TOO_LONG_ARGUMENTS.values(), ids=TOO_LONG_ARGUMENTS.keys())
+def test_add_source_too_long_value_exits_2(db, arguments):
+    with pytest.raises(CommandError) as raised:
+        run_command("add_source", *arguments)
+    assert raised.value.returncode == 2
+    assert "at most" in str(raised.value)
+    assert not Source.objects.exists()
+
+
+def test_add_source_rejects_url_differing_only_in_case(db):
+    # Scheme and host are case-insensitive, so this is the same feed.
+    run_command("add_source", "https://example.com/feed.xml", "--name", "範例")
+    with pytest.raises(CommandError) as raised:
+        run_command("add_source", "HTTPS://EXAMPLE.COM/feed.xml", "--name", "範例大寫")
+    assert raised.value.returncode == 2
+    assert Source.objects.count() == 1
+
+
+def test_add_source_keeps_path_case(db):
+    run_command("add_source", "HTTPS://Example.COM/Feed.XML", "--name", "範例")
+    assert Source.objects.get().url == "https://example.com/Feed.XML"
+
+
+def test_add_source_translates_google_news_name(db):
+    with translation.override("zh-hant"):
+        call_command("add_source", "--google-news", "--search", "台股", "--when", "1d", stdout=StringIO())
+    assert Source.objects.get().name == "Google 新聞 TW:zh-Hant：台股（過去 1d）"
+
+
+@pytest.mark.parametrize("language, expected", [("en", "up to date"), ("zh-hant", "最新")])
+def test_compile_translations_reports_up_to_date_catalogs(language, expected):
+    call_command("compile_translations", stdout=StringIO())
+    out = StringIO()
+    with translation.override(language):
+        call_command("compile_translations", stdout=out)
+    assert expected in out.getvalue()

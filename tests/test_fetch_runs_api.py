@@ -206,3 +206,26 @@ def test_detail_for_staff_with_view_permission(fetch_queue):
     client = Client()
     client.force_login(user_with("view_fetchrun"))
     assert client.get(f"{URL}{run.pk}/").status_code == 200
+
+
+def test_session_post_without_csrf_cookie_is_translated(fetch_queue):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user_with("start_fetch"))
+    with translation.override("zh-hant"):
+        response = post(client)
+    error = response.json()["error"]
+    assert "缺少 CSRF cookie" in error
+    assert "not set" not in error
+
+
+def test_detail_with_non_numeric_id_is_json_404(token):
+    response = Client().get(f"{URL}abc/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "/api/fetch-runs/abc/" in response.json()["error"]
+
+
+def test_detail_keeps_chinese_unescaped(token, make_source):
+    run = FetchRun.objects.create(trigger=FetchRun.Trigger.HTTP, worker_name="工作者-1")
+    response = Client().get(f"{URL}{run.pk}/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert "工作者-1" in response.content.decode()

@@ -10,7 +10,7 @@ from django.db import connections
 from django.utils import translation
 
 from news import hosts
-from news.fetching import backoff_seconds, create_run, run_fetch
+from news.fetching import backoff_seconds, create_run, run_fetch, sources_for
 from news.models import Article, ErrorCode, FetchRun, Source, SourceResult
 from tests import faults
 from tests.feedserver import FeedServer, item, rss
@@ -517,3 +517,21 @@ def test_failure_is_stored_translated_and_logged_in_english(feed_server, make_so
         run = fetch(source)
     assert result_of(run, source).error_message == f"{source.url} 回應 HTTP 404"
     assert f"failed: http_status: HTTP 404 from {source.url}" in caplog.text
+
+
+def test_run_for_deleted_source_fetches_nothing(make_source):
+    # A run for chosen sources must not widen to every source once they are gone.
+    chosen = make_source("https://news.example.tw/chosen.xml", name="指定來源")
+    make_source("https://news.example.tw/other.xml", name="其他來源")
+    run = create_run(FetchRun.Trigger.ADMIN, sources=[chosen])
+
+    chosen.delete()
+
+    assert sources_for(run) == []
+
+
+def test_run_for_all_sources_fetches_every_enabled_one(make_source):
+    first = make_source("https://news.example.tw/a.xml", name="甲")
+    make_source("https://news.example.tw/b.xml", name="乙", enabled=False)
+    run = create_run(FetchRun.Trigger.ADMIN)
+    assert sources_for(run) == [first]

@@ -101,3 +101,30 @@ def test_reading_page_query_count_is_constant(client, articles_in_three_sources,
     # Count, page of articles, their sources, the source filter list.
     with django_assert_num_queries(4):
         client.get("/")
+
+
+@pytest.mark.parametrize("since", ["0001-01-01", "9999-12-31T23:59:59-23:59"])
+def test_reading_page_reports_since_out_of_range(client, make_article, since):
+    make_article("颱風動態")
+    response = client.get(reverse("latest_articles"), {"since": since})
+    assert response.status_code == 200
+    assert "since=" in response.context["error"]
+
+
+def test_reading_page_reports_query_with_nul(client, make_article):
+    make_article("颱風動態")
+    response = client.get(reverse("latest_articles"), {"q": "颱風\x00"})
+    assert response.status_code == 200
+    assert "NUL" in response.context["error"]
+
+
+def test_reading_page_reports_digit_symbol_source(client, db):
+    response = client.get(reverse("latest_articles"), {"source": "²"})
+    assert response.status_code == 200
+    assert "source=²" in response.context["error"]
+
+
+def test_missing_page_is_translated(client, db):
+    response = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="zh-hant")
+    assert response.status_code == 404
+    assert "找不到頁面" in response.content.decode()

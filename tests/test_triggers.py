@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import connection, connections
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from news import locking, triggers
 from news.jobs import scheduled_fetch
@@ -80,7 +80,7 @@ def test_losing_trigger_leaves_no_run(fetch_queue):
     assert fetch_queue.count == 1
 
 
-def test_unreachable_redis_fails_run(unreachable_redis):
+def test_unreachable_redis_fails_run(unreachable_redis, english):
     with pytest.raises(QueueUnavailable) as raised:
         start_fetch(FetchRun.Trigger.HTTP)
     run = FetchRun.objects.get()
@@ -134,7 +134,16 @@ def test_reap_marks_silent_run_abandoned(fetch_queue, settings):
     assert "工作者-1" in run.error
 
 
-def test_reap_marks_never_started_run_abandoned(fetch_queue, settings):
+@pytest.mark.parametrize("language, expected", [("en", "stopped sending heartbeats"), ("zh-hant", "停止發送心跳")])
+def test_reap_stores_reason_in_active_language(fetch_queue, settings, language, expected):
+    run = dead_run(settings.NEWS_LOCK_TTL + 5)
+    with translation.override(language):
+        reap_abandoned_runs()
+    run.refresh_from_db()
+    assert expected in run.error
+
+
+def test_reap_marks_never_started_run_abandoned(fetch_queue, settings, english):
     run = dead_run(settings.NEWS_LOCK_TTL + 5, status=FetchRun.Status.QUEUED)
     reap_abandoned_runs()
     run.refresh_from_db()

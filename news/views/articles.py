@@ -1,37 +1,43 @@
 """GET /api/articles/: the stored articles as JSON, filtered and paginated."""
 
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.http import JsonResponse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 from news.article_search import PAGE_SIZE, ArticleQuery, InvalidArticleQuery, search_articles
+from news.views.api import error_response, json_response, method_not_allowed
+
+ALLOWED_METHODS = ["GET", "HEAD"]
 
 
-@require_GET
+# Exempt so that a POST gets the JSON 405 below: the CSRF check would
+# otherwise reject it first with a 403. The view never changes data.
+@csrf_exempt
 def article_list(request):
+    if request.method not in ALLOWED_METHODS:
+        return method_not_allowed(request, ALLOWED_METHODS)
     try:
         query = ArticleQuery.from_params(request.GET)
     except InvalidArticleQuery as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        return error_response(400, exc)
 
     paginator = Paginator(search_articles(query), PAGE_SIZE)
     try:
         page = paginator.page(request.GET.get("page") or 1)
     except PageNotAnInteger:
-        return JsonResponse(
-            {"error": _("page=%(value)s is invalid: give a whole number from 1.")
-             % {"value": request.GET.get("page")}},
-            status=400,
+        return error_response(
+            400,
+            _("page=%(value)s is invalid: give a whole number from 1.")
+            % {"value": request.GET.get("page")},
         )
     except EmptyPage:
-        return JsonResponse(
-            {"error": _("Page %(page)s does not exist; the last page is %(last)d.")
-             % {"page": request.GET.get("page"), "last": paginator.num_pages}},
-            status=404,
+        return error_response(
+            404,
+            _("Page %(page)s does not exist; the last page is %(last)d.")
+            % {"page": request.GET.get("page"), "last": paginator.num_pages},
         )
 
-    return JsonResponse(
+    return json_response(
         {
             "count": paginator.count,
             "page": page.number,
@@ -41,8 +47,7 @@ def article_list(request):
                 _page_url(request, page.previous_page_number()) if page.has_previous() else None
             ),
             "results": [_article_json(article) for article in page.object_list],
-        },
-        json_dumps_params={"ensure_ascii": False},
+        }
     )
 
 

@@ -9,7 +9,6 @@ import hmac
 import logging
 
 from django.conf import settings
-from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from news.models import FetchRun
 from news.triggers import AlreadyRunning, QueueUnavailable, start_fetch
+from news.views.api import csrf_failure_message, error_response, json_response, method_not_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -35,23 +35,6 @@ class AuthenticationFailed(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def error_response(status, message, **extra):
-    response = JsonResponse({"error": str(message), **extra}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="news"'
-    return response
-
-
-def method_not_allowed(request, allowed):
-    response = error_response(
-        405,
-        _("Method %(method)s is not allowed here. Use %(allowed)s.")
-        % {"method": request.method, "allowed": ", ".join(allowed)},
-    )
-    response["Allow"] = ", ".join(allowed)
-    return response
 
 
 def authenticate(request, permissions):
@@ -74,7 +57,7 @@ def authenticate(request, permissions):
         check.process_request(request)
         reason = check.process_view(request, None, (), {})
         if reason:
-            raise AuthenticationFailed(403, _("CSRF check failed: %(reason)s") % {"reason": reason})
+            raise AuthenticationFailed(403, csrf_failure_message(reason))
     if not (user.is_staff and any(user.has_perm(permission) for permission in permissions)):
         raise AuthenticationFailed(
             403,
@@ -129,7 +112,7 @@ def fetch_run_list(request):
         extra = {"run": run_summary(request, exc.run)} if exc.run is not None else {}
         return error_response(503, str(exc), **extra)
 
-    response = JsonResponse(run_summary(request, run), status=202)
+    response = json_response(run_summary(request, run), status=202)
     response["Location"] = run_url(request, run)
     return response
 
@@ -147,7 +130,7 @@ def fetch_run_detail(request, run_id):
     run = FetchRun.objects.filter(pk=run_id).first()
     if run is None:
         return error_response(404, _("Fetch run #%(id)s was not found.") % {"id": run_id})
-    return JsonResponse(run_as_dict(request, run))
+    return json_response(run_as_dict(request, run))
 
 
 def run_as_dict(request, run):

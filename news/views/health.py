@@ -1,8 +1,8 @@
-from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from news.health import check_health
+from news.views.api import json_response
 
 
 @never_cache
@@ -10,8 +10,4 @@ from news.health import check_health
 def healthz(request):
     """Report the health of every part as JSON: 200 when all pass, 503 otherwise."""
     report = check_health()
-    return JsonResponse(
-        report.as_dict(),
-        status=200 if report.healthy else 503,
-        json_dumps_params={"ensure_ascii": False},
-    )
+    return json_response(report.as_dict(), status=200 if report.healthy else 503)

@@ -30,6 +30,9 @@ class Command(BaseCommand):
                 compiled += 1
                 if options["verbosity"] >= 2:
                     self.stdout.write(_("Compiled %(path)s") % {"path": po_path})
-        self.stdout.write(
-            _("%(compiled)d of %(total)d catalogs compiled.") % {"compiled": compiled, "total": len(paths)}
-        )
+        values = {"compiled": compiled, "total": len(paths), "current": len(paths) - compiled}
+        if compiled == 0:
+            message = _("All %(total)d catalogs are up to date; none needed compiling.")
+        else:
+            message = _("%(compiled)d of %(total)d catalogs compiled; %(current)d were up to date.")
+        self.stdout.write(message % values)
