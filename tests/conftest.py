@@ -198,11 +198,13 @@ class Workers:
         env.update(overrides or {})
         return env
 
-    def start(self, env=None, *, burst=False):
+    def start(self, env=None, *, burst=False, worker_class=None):
         """Start `manage.py rqworker` in its own session and return the Popen."""
         command = [sys.executable, str(REPO_ROOT / "manage.py"), "rqworker", QUEUE_NAME]
         if burst:
             command.append("--burst")
+        if worker_class:
+            command += ["--worker-class", worker_class]
         log = open(self.log_dir / f"worker-{len(self.processes)}.log", "wb")
         process = subprocess.Popen(
             command,
@@ -216,7 +218,7 @@ class Workers:
         self.processes.append(process)
         return process
 
-    def run_burst(self, env=None, timeout=60):
+    def run_burst(self, env=None, timeout=60, worker_class=None):
         """Run a burst worker until the jobs queued now have ended; return True if they did.
 
         The worker is then killed instead of awaited, so the test does not
@@ -224,7 +226,7 @@ class Workers:
         3.0.0 and redis 8.2.0).
         """
         job_ids = self.queue.job_ids
-        process = self.start(env, burst=True)
+        process = self.start(env, burst=True, worker_class=worker_class)
         ended = self.wait_for_jobs(job_ids, timeout)
         if process.poll() is None:
             self.kill(process)

@@ -1,9 +1,12 @@
 import datetime
+import json
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from news.article_search import PAGE_SIZE
+from news.views import errors
 
 TAIPEI = datetime.timezone(datetime.timedelta(hours=8))
 URL = "/api/articles/"
@@ -140,3 +143,17 @@ def test_api_source_beyond_id_range_is_not_500(client, db, source):
     response = client.get(URL, {"source": source})
     assert response.status_code in (200, 400)
     assert response["Content-Type"] == "application/json"
+
+
+def test_api_server_error_is_json(rf):
+    response = errors.server_error(rf.get("/api/articles/"))
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "error" in json.loads(response.content)
+
+
+def test_page_server_error_is_translated(rf):
+    with translation.override("zh-hant"):
+        response = errors.server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert "伺服器錯誤" in response.content.decode()

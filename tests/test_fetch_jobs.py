@@ -138,13 +138,17 @@ def _try_start():
         return None
 
 
-def test_job_timeout_fails_run(workers, fast_lock, feed_server, make_source, settings):
+# SimpleWorker is the worker of `make run` (Procfile.dev): it runs the job
+# without a forked work-horse, and its timeout must still end the run.
+@pytest.mark.parametrize("worker_class", [None, "rq.worker.SimpleWorker"])
+def test_job_timeout_fails_run(workers, fast_lock, feed_server, make_source, settings, worker_class):
     settings.NEWS_JOB_TIMEOUT = 2
     release = threading.Event()
     make_source(stalling_route(feed_server, "/silent.xml", release))
     run = start_fetch(FetchRun.Trigger.HTTP)
     try:
-        assert workers.run_burst({**fast_lock, **PATIENT_DOWNLOADS, **ENGLISH_WORKER})
+        env = {**fast_lock, **PATIENT_DOWNLOADS, **ENGLISH_WORKER}
+        assert workers.run_burst(env, worker_class=worker_class)
     finally:
         release.set()
     run.refresh_from_db()
