@@ -86,10 +86,11 @@ def validate_feed_url(url):
 
 
 def canonical_feed_url(url):
-    """Return `url` with its scheme and host in lower case, which name the same feed in any case.
+    """Return `url` with its scheme and host in lower case.
 
-    The path and query keep their case, because servers may treat them as
-    case-sensitive. A URL that cannot be split is returned unchanged for
+    Both are case-insensitive, so the duplicate check then catches URLs that
+    differ only in their case. The path and query keep their case, because
+    servers may treat them as case-sensitive. A URL that cannot be split is returned unchanged for
     validate_feed_url() to reject.
     """
     try:
@@ -101,7 +102,7 @@ def canonical_feed_url(url):
 
 
 def validate_lengths(source):
-    """Raise SourceError when a value of `source` is longer than its column holds.
+    """Raise SourceError when a value of `source` is longer than its column's max_length.
 
     A Google News URL is built from the query parts, so when it is too long
     the error names the search query or topic, the parts that make it grow.
