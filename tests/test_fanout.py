@@ -9,7 +9,12 @@ from rq.job import JobStatus
 from rq.worker import Worker
 
 from news import fanout, locking
-from news.jobs import fetch_part_failed, fetch_part_stopped, start_fanned_out_run
+from news.jobs import (
+    close_fanned_out_run_job,
+    fetch_part_failed,
+    fetch_part_stopped,
+    start_fanned_out_run,
+)
 from news.models import Article, FetchRun, Source, SourceResult
 from news.triggers import AlreadyRunning, reap_abandoned_runs, start_fetch
 from tests.conftest import wait_for
@@ -62,10 +67,20 @@ def _stalling_handler(body, release, stalled):
 
 
 def start_workers(workers, env, count=3):
+    """Start `count` workers and wait until they listen; return their processes and RQ names.
+
+    Workers killed by earlier tests stay registered in Redis until their TTL
+    runs out, so only the names that appear after the start count.
+    """
+    earlier = worker_names(workers.queue)
     processes = [workers.start(env) for _ in range(count)]
-    registered = wait_for(lambda: len(Worker.all(queue=workers.queue)) == count, 30)
-    assert registered, workers.log()
-    return processes
+    started = wait_for(lambda: len(worker_names(workers.queue) - earlier) == count, 30)
+    assert started, worker_logs(workers)
+    return processes, worker_names(workers.queue) - earlier
+
+
+def worker_names(queue):
+    return {worker.name for worker in Worker.all(queue=queue)}
 
 
 def run_status(run):
@@ -82,8 +97,7 @@ def worker_logs(workers):
 
 def test_large_run_spreads_over_three_workers(workers, fanout_settings, feed_server):
     add_sources(feed_server, 300)
-    processes = start_workers(workers, fanout_settings)
-    worker_names = {worker.name for worker in Worker.all(queue=workers.queue)}
+    processes, names = start_workers(workers, fanout_settings)
 
     run = start_fetch(FetchRun.Trigger.HTTP)
     assert wait_for(lambda: run_has_ended(run), RUN_TIMEOUT), worker_logs(workers)
@@ -102,16 +116,18 @@ def test_large_run_spreads_over_three_workers(workers, fanout_settings, feed_ser
     parts = fanout.part_jobs(workers.queue.connection, run.pk)
     assert len(parts) == 300 // BATCH_SIZE
     assert {part.get_status() for part in parts} == {JobStatus.FINISHED}
-    assert {part.worker_name for part in parts} == worker_names
+    assert {part.worker_name for part in parts} == names
     assert sum(part.return_value()["fetched"] for part in parts) == 300
     assert all(process.poll() is None for process in processes)
+    # Three worker processes write at once; on SQLite the busy timeout must cover it.
+    assert "database is locked" not in worker_logs(workers)
 
 
 def test_killed_worker_part_is_retried_elsewhere(workers, fanout_settings, feed_server):
     release, stalled = threading.Event(), threading.Event()
     # Sources are fetched in name order, so the source at index 4 is in the first part.
     add_sources(feed_server, 300, stalled_index=4, release=release, stalled=stalled)
-    processes = start_workers(workers, {**fanout_settings, "NEWS_READ_TIMEOUT": "30"})
+    processes, _names = start_workers(workers, {**fanout_settings, "NEWS_READ_TIMEOUT": "30"})
 
     run = start_fetch(FetchRun.Trigger.HTTP)
     try:
@@ -153,7 +169,7 @@ def fanned_out_run(fanout_settings, fetch_queue, feed_server):
     """A running run of 60 sources split into six parts that no worker has taken yet."""
     sources = add_sources(feed_server, 60)
     run = start_fetch(FetchRun.Trigger.HTTP)
-    # The first job ran here instead of in a worker, and is removed from the queue.
+    # The test splits the run itself, in place of the queued first job.
     fetch_queue.remove(run.job_id)
     start_fanned_out_run(run.pk, sources, queue=fetch_queue, worker_name="測試")
     return run
@@ -207,6 +223,22 @@ def test_stopped_part_cancels_closing_job(fanned_out_run, fetch_queue):
     assert run.status == FetchRun.Status.RUNNING
     closing = fetch_queue.fetch_job(fanout.closing_job_id(run.pk))
     assert closing.get_status() == JobStatus.CANCELED
+
+
+def test_closing_job_fails_sources_without_result(fanned_out_run, fetch_queue, english):
+    run = fanned_out_run
+    source_ids = list(Source.objects.order_by("name").values_list("pk", flat=True))
+
+    status = close_fanned_out_run_job(run.pk, source_ids)
+
+    assert status == FetchRun.Status.FAILED
+    run.refresh_from_db()
+    assert run.sources_failed == 60
+    assert SourceResult.objects.filter(run=run).count() == 60
+    assert SourceResult.objects.filter(run=run).first().error_message == (
+        "not fetched: its part ended without a result for it"
+    )
+    assert locking.lock_holder() is None
 
 
 def test_reaper_spares_run_whose_parts_wait(fanned_out_run, fanout_settings, fetch_queue, workers):
