@@ -1,6 +1,7 @@
 """Fan-out of large runs across real RQ worker processes, on the test database and Redis."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -95,15 +96,40 @@ def worker_logs(workers):
     return "\n".join(workers.log(index) for index in range(len(workers.processes)))
 
 
-def test_large_run_spreads_over_three_workers(workers, fanout_settings, feed_server):
-    add_sources(feed_server, 300)
-    processes, names = start_workers(workers, fanout_settings)
+def test_large_run_spreads_over_three_workers(workers, fanout_settings, feed_server, settings):
+    release, stalled = threading.Event(), threading.Event()
+    # The last source stalls past the lock's TTL, so only the parts' heartbeats keep the lock.
+    add_sources(feed_server, 300, stalled_index=299, release=release, stalled=stalled)
+    processes, names = start_workers(workers, {**fanout_settings, "NEWS_READ_TIMEOUT": "30"})
 
+    def release_after_lock_ttl():
+        if stalled.wait(RUN_TIMEOUT):
+            time.sleep(settings.NEWS_LOCK_TTL + 1)
+        release.set()
+
+    threading.Thread(target=release_after_lock_ttl, daemon=True).start()
     run = start_fetch(FetchRun.Trigger.HTTP)
-    assert wait_for(lambda: run_has_ended(run), RUN_TIMEOUT), worker_logs(workers)
+    holders_while_active = []
+
+    def ended_or_note_holder():
+        holder = locking.lock_holder()
+        if run_has_ended(run):
+            return True
+        holders_while_active.append(holder)
+        return False
+
+    try:
+        assert wait_for(ended_or_note_holder, RUN_TIMEOUT, interval=0.2), worker_logs(workers)
+    finally:
+        release.set()
 
     run.refresh_from_db()
     assert run.status == FetchRun.Status.SUCCEEDED, worker_logs(workers)
+    assert run.finished_at - run.started_at > timedelta(seconds=settings.NEWS_LOCK_TTL)
+    # The lock taken by the trigger was renewed throughout, never lost and taken again.
+    assert None not in holders_while_active
+    assert {holder.run_id for holder in holders_while_active} == {run.pk}
+    assert len({holder.acquired_at for holder in holders_while_active}) == 1
     assert run.sources_total == 300
     assert run.sources_succeeded == 300
     assert run.sources_failed == 0
@@ -162,6 +188,38 @@ def test_killed_worker_part_is_retried_elsewhere(workers, fanout_settings, feed_
     assert first_part.worker_name != killed_name
     # The retry fetched only the sources that the killed attempt had not stored.
     assert first_part.return_value()["fetched"] == BATCH_SIZE - 4
+
+
+def test_part_timing_out_twice_fails_its_sources(workers, fanout_settings, feed_server, settings):
+    settings.NEWS_JOB_TIMEOUT = 2
+    release, stalled = threading.Event(), threading.Event()
+    # One source per part: the second part stalls past the job timeout twice.
+    add_sources(feed_server, 2, stalled_index=1, release=release, stalled=stalled)
+    env = {
+        **fanout_settings,
+        "NEWS_FANOUT_THRESHOLD": "1",
+        "NEWS_FANOUT_BATCH_SIZE": "1",
+        "NEWS_JOB_TIMEOUT": "2",
+        "NEWS_READ_TIMEOUT": "30",
+        "NEWS_FETCH_DEADLINE": "60",
+    }
+    start_workers(workers, env, count=1)
+
+    run = start_fetch(FetchRun.Trigger.HTTP)
+    try:
+        assert wait_for(lambda: run_has_ended(run), RUN_TIMEOUT), worker_logs(workers)
+    finally:
+        release.set()
+
+    run.refresh_from_db()
+    assert run.status == FetchRun.Status.PARTIALLY_FAILED, worker_logs(workers)
+    assert run.sources_succeeded == 1
+    assert run.sources_failed == 1
+    failed = SourceResult.objects.get(run=run, status=SourceResult.Status.FAILED)
+    # Workers store messages in LANGUAGE_CODE (zh-hant), and describe_failure() gives the reason in English.
+    assert failed.error_message == "未抓取：其所屬分批工作失敗（timed out after 2 s），且已無重試次數"
+    assert feed_server.hits("/feeds/1.xml") == 2
+    assert locking.lock_holder() is None
 
 
 @pytest.fixture
