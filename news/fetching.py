@@ -81,7 +81,12 @@ def run_fetch(run, *, worker_name="", on_source_done=None):
         sources_total=len(sources),
     )
     logger.info("run %s started: trigger=%s sources=%d", run.pk, run.trigger, len(sources))
+    fetch_sources(run, sources, on_source_done=on_source_done)
+    return finish_run(run)
 
+
+def fetch_sources(run, sources, *, on_source_done=None):
+    """Fetch `sources` for `run`, one host after another per thread, recording each result."""
     # Sources the run names are fetched even while they back off.
     forced = not run.all_sources
     groups = group_by_host(sources)
@@ -92,8 +97,6 @@ def run_fetch(run, *, worker_name="", on_source_done=None):
                 callback(fetch_source(run, source, forced=forced))
     else:
         _fetch_in_parallel(run, groups, forced, callback)
-
-    return finish_run(run)
 
 
 def group_by_host(sources):
@@ -339,6 +342,33 @@ def _record_outcome(run, source, outcome, started):
     return result
 
 
+def record_unfetched(run, source, message):
+    """Record a failed SourceResult for a source that `run` could not fetch at all.
+
+    Used when the job that held the source ended without fetching it (its
+    worker was killed, it timed out or it was stopped). The source itself is
+    not to blame, so its failure count and back-off stay as they are.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        result = SourceResult.objects.create(
+            run=run,
+            source=source,
+            source_name=source.name,
+            url=source.url,
+            status=SourceResult.Status.FAILED,
+            error_code=ErrorCode.INTERNAL_ERROR,
+            error_message=render(message),
+            started_at=now,
+            finished_at=now,
+        )
+        FetchRun.objects.filter(pk=run.pk).update(sources_failed=F("sources_failed") + 1)
+    logger.warning(
+        "run %s source %s (%s) not fetched: %s", run.pk, source.pk, source.url, english(message)
+    )
+    return result
+
+
 def backoff_seconds(failures):
     """Return how long a source waits after `failures` consecutive failures.
 
@@ -352,15 +382,23 @@ def backoff_seconds(failures):
 def finish_run(run):
     """Set the final status and finish time from the recorded counts."""
     run.refresh_from_db()
-    if run.sources_failed == 0:
-        status = FetchRun.Status.SUCCEEDED
-    elif run.sources_failed < run.sources_total:
-        status = FetchRun.Status.PARTIALLY_FAILED
-    else:
-        status = FetchRun.Status.FAILED
-    run.status = status
+    run.status = final_status(run)
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "finished_at"])
+    log_finished(run)
+    return run
+
+
+def final_status(run):
+    """Return the status that `run`'s recorded counts call for."""
+    if run.sources_failed == 0:
+        return FetchRun.Status.SUCCEEDED
+    if run.sources_failed < run.sources_total:
+        return FetchRun.Status.PARTIALLY_FAILED
+    return FetchRun.Status.FAILED
+
+
+def log_finished(run):
     logger.info(
         "run %s finished: status=%s sources=%d succeeded=%d failed=%d skipped=%d "
         "entries=%d created=%d updated=%d",
@@ -374,7 +412,6 @@ def finish_run(run):
         run.articles_created,
         run.articles_updated,
     )
-    return run
 
 
 def _log_outcome(run, source, outcome):

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from redis.exceptions import RedisError
 from rq import Callback
 
-from news import locking
+from news import fanout, locking
 from news.fetching import create_run
 from news.messages import Message, english, render
 from news.models import FetchRun
@@ -137,7 +137,7 @@ def _active_holder_run():
     """
     holder = locking.lock_holder()
     if holder is None:
-        return None
+        return _fanned_out_run_waiting()
     run = _wait_for_run(holder.run_id)
     if run is not None and run.is_active:
         return run
@@ -148,6 +148,22 @@ def _active_holder_run():
             holder.run_id,
             run.status if run is not None else "missing",
         )
+    return None
+
+
+def _fanned_out_run_waiting():
+    """Return a running fanned-out run whose parts still wait or run, or None.
+
+    Such a run can outlive its lock when every part waits in the queue for
+    longer than NEWS_LOCK_TTL (no free worker). It takes the lock back here,
+    so no second run starts beside it.
+    """
+    connection = django_rq.get_queue(QUEUE_NAME).connection
+    for run in FetchRun.objects.filter(status=FetchRun.Status.RUNNING):
+        if fanout.has_pending_jobs(connection, run.pk):
+            if locking.acquire(run.pk):
+                logger.warning("run %s took the fetch lock back: its parts still wait or run", run.pk)
+            return run
     return None
 
 
@@ -206,7 +222,10 @@ def reap_abandoned_runs(*, lock_owner=None):
     (a heartbeat, or its creation while still queued) for NEWS_LOCK_TTL
     seconds. When the caller holds the lock for run `lock_owner`, every
     other active run has lost its lock, so all of them count as dead. Each
-    dead run keeps in heartbeat_at the last time it was seen alive.
+    dead run keeps in heartbeat_at the last time it was seen alive. A
+    fanned-out run is alive while one of its jobs waits in RQ or runs. Its
+    parts whose worker died are handed to RQ first (without `lock_owner`),
+    which retries them or records them as failed.
     """
     active = Q(status__in=FetchRun.ACTIVE_STATUSES)
     if lock_owner is not None:
@@ -215,6 +234,9 @@ def reap_abandoned_runs(*, lock_owner=None):
     else:
         dead = active & _not_seen_since(last_alive_cutoff())
         holder_id = None
+    queue = django_rq.get_queue(QUEUE_NAME)
+    if lock_owner is None:
+        fanout.recover_dead_parts(queue)
     candidates = list(FetchRun.objects.filter(dead))
     if not candidates:
         return []
@@ -224,7 +246,7 @@ def reap_abandoned_runs(*, lock_owner=None):
         holder_id = holder.run_id if holder is not None else None
     reaped = []
     for run in candidates:
-        if run.pk == holder_id:
+        if run.pk == holder_id or fanout.has_pending_jobs(queue.connection, run.pk):
             continue
         error = _abandoned_reason(run)
         # The UPDATE repeats the conditions, so a run that ended in the

@@ -229,6 +229,10 @@ NEWS_RESOLVE_INTERVAL = env_float("NEWS_RESOLVE_INTERVAL", 1.0, minimum=0.0)
 NEWS_LOCK_TTL = env_int("NEWS_LOCK_TTL", 60, minimum=2)
 NEWS_LOCK_PREFIX = env_str("NEWS_LOCK_PREFIX", "newsfetcher")
 NEWS_JOB_TIMEOUT = RQ_QUEUES["default"]["DEFAULT_TIMEOUT"]
+# A run with more sources than NEWS_FANOUT_THRESHOLD is split into RQ jobs of
+# NEWS_FANOUT_BATCH_SIZE sources each, which any worker may take.
+NEWS_FANOUT_THRESHOLD = env_int("NEWS_FANOUT_THRESHOLD", 200, minimum=0)
+NEWS_FANOUT_BATCH_SIZE = env_int("NEWS_FANOUT_BATCH_SIZE", 50, minimum=1)
 NEWS_FETCH_INTERVAL_MINUTES = env_int("NEWS_FETCH_INTERVAL_MINUTES", 30, minimum=1)
 NEWS_TRIGGER_TOKEN = env_str("NEWS_TRIGGER_TOKEN")
 # Lets a monitor read django-rq's queue statistics as JSON with this bearer token.
