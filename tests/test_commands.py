@@ -23,7 +23,7 @@ def test_add_source_prints_created_source(db):
     assert output.strip() == f"Added source {source.pk} 範例: https://example.com/feed.xml"
 
 
-def test_add_source_rejects_duplicate_url_with_exit_code_2(db):
+def test_add_source_duplicate_url_exits_2(db):
     run_command("add_source", "https://example.com/feed.xml")
     with pytest.raises(CommandError, match="already exists") as raised:
         run_command("add_source", "https://example.com/feed.xml", "--name", "另一個")
@@ -31,7 +31,7 @@ def test_add_source_rejects_duplicate_url_with_exit_code_2(db):
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/feed", "not a url", "file:///etc/passwd"])
-def test_add_source_rejects_invalid_url_with_exit_code_2(db, url):
+def test_add_source_invalid_url_exits_2(db, url):
     with pytest.raises(CommandError, match="not a valid feed URL") as raised:
         run_command("add_source", url)
     assert raised.value.returncode == 2
@@ -46,7 +46,7 @@ def test_add_source_builds_google_news_search(db):
     )
 
 
-def test_add_source_rejects_bad_time_window_with_exit_code_2(db):
+def test_add_source_bad_time_window_exits_2(db):
     with pytest.raises(CommandError, match="Time window") as raised:
         run_command("add_source", "--google-news", "--search", "台股", "--when", "soon")
     assert raised.value.returncode == 2
@@ -58,7 +58,7 @@ def test_add_default_sources_never_adds_twice(db):
     assert Source.objects.count() == len(DEFAULT_SOURCES)
 
 
-def test_fetch_news_prints_one_line_per_source_and_total(db, feed_server):
+def test_fetch_news_output_lines(db, feed_server):
     url = feed_server.add("/a.xml", rss(item("a1", "第一則"), item("a2", "第二則")))
     run_command("add_source", url, "--name", "甲")
     output = run_command("fetch_news").splitlines()

@@ -79,7 +79,7 @@ def test_changed_entry_updates_article(news_feed, feed_server):
     assert Article.objects.get(guid="n1").title == "台北捷運新路線今天通車"
 
 
-def test_article_seen_through_two_google_news_feeds_is_one_article(feed_server, make_source):
+def test_story_in_two_feeds_is_one_article(feed_server, make_source):
     body = rss(item("CBMiSameStory", "同一則新聞 - 中央社", extra='<source url="https://www.cna.com.tw">中央社</source>'))
     first = make_source(feed_server.add("/gn/a", body), name="A")
     second = make_source(feed_server.add("/gn/b", body), name="B")
@@ -88,7 +88,7 @@ def test_article_seen_through_two_google_news_feeds_is_one_article(feed_server, 
     assert set(article.sources.values_list("name", flat=True)) == {"A", "B"}
 
 
-def test_duplicate_guid_in_one_feed_counts_rows_really_inserted(feed_server, make_source):
+def test_duplicate_guid_counts_inserted_rows(feed_server, make_source):
     source = make_source(
         feed_server.add(
             "/dup.xml",
@@ -110,7 +110,7 @@ def test_duplicate_guid_in_one_feed_counts_rows_really_inserted(feed_server, mak
     assert run.articles_created == 3
 
 
-def test_concurrent_runs_over_one_feed_store_each_article_once(transactional_db, feed_server, make_source):
+def test_concurrent_runs_store_once(transactional_db, feed_server, make_source):
     source = make_source(feed_server.add("/race.xml", rss(*[item(f"r{i}", f"標題 {i}") for i in range(50)])))
     runs = []
 
