@@ -17,7 +17,7 @@ from news.embedded_redis import EmbeddedRedis
 from news.locking import lock_cache, lock_key
 from news.models import Article, Source
 from news.translations import catalog_paths, compile_catalog
-from news.triggers import QUEUE_NAME
+from news.triggers import QUEUE_NAME, job_id_for
 from tests.feedserver import FeedServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -188,8 +188,19 @@ class Workers:
     def fetch_queue_count(self):
         return self.queue.count
 
-    def finished_job_count(self):
-        return self.queue.finished_job_registry.count
+    def finished_jobs_of(self, run):
+        """Return the ids of finished jobs that belong to `run`, sorted.
+
+        Filtering by run keeps a job left by an earlier test (for example one
+        that finished while that test's workers were being killed) out of
+        this test's count.
+        """
+        prefix = job_id_for(run.pk)
+        return sorted(
+            job_id
+            for job_id in self.queue.finished_job_registry.get_job_ids()
+            if job_id == prefix or job_id.startswith(prefix + "-")
+        )
 
     def environment(self, overrides=None):
         env = dict(os.environ)

@@ -17,7 +17,7 @@ from news.jobs import (
     start_fanned_out_run,
 )
 from news.models import Article, FetchRun, Source, SourceResult
-from news.triggers import AlreadyRunning, reap_abandoned_runs, start_fetch
+from news.triggers import AlreadyRunning, job_id_for, reap_abandoned_runs, start_fetch
 from tests.conftest import wait_for
 from tests.feedserver import item, rss
 
@@ -330,4 +330,4 @@ def test_run_at_threshold_stays_one_job(fanout_settings, workers, feed_server):
     assert run.status == FetchRun.Status.SUCCEEDED, workers.log()
     assert run.sources_succeeded == THRESHOLD
     assert fanout.part_jobs(workers.queue.connection, run.pk) == []
-    assert workers.finished_job_count() == 1
+    assert workers.finished_jobs_of(run) == [job_id_for(run.pk)]

@@ -12,7 +12,7 @@ from rq.exceptions import AbandonedJobError
 from news import locking
 from news.jobs import LockLost, execute_run, fetch_job_failed
 from news.models import Article, FetchRun
-from news.triggers import AlreadyRunning, create_locked_run, start_fetch
+from news.triggers import AlreadyRunning, create_locked_run, job_id_for, start_fetch
 from tests.conftest import wait_for
 from tests.feedserver import item, rss
 
@@ -86,7 +86,7 @@ def test_fifty_concurrent_posts_start_one_run(workers, live_server, token, feed_
     assert workers.run_burst()
     run = FetchRun.objects.get()
     assert run.status == FetchRun.Status.SUCCEEDED, workers.log()
-    assert workers.finished_job_count() == 1
+    assert workers.finished_jobs_of(run) == [job_id_for(run.pk)]
 
 
 def test_killed_worker_run_is_abandoned(
