@@ -248,6 +248,12 @@ class ArticleAdmin(CheckedLookupsMixin, FetchNowMixin, admin.ModelAdmin):
     def detail_link(self, article):
         return _("View")
 
+    def has_add_permission(self, request):
+        # Articles come from feeds, keyed by an identity that only the fetch
+        # service computes, so they are not written by hand.
+        return False
+
+
 
 class SourceResultInline(admin.TabularInline):
     model = SourceResult

@@ -1,9 +1,11 @@
 """An offline demo: serve saved feed files on 127.0.0.1 and fetch them."""
 
 import functools
+import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 from django.utils.translation import gettext as _
 
@@ -42,7 +44,7 @@ class FeedFileServer:
         self.httpd.server_close()
 
     def url(self, relative_path):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{relative_path}"
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{quote(relative_path)}"
 
 
 def feed_files(folder):
@@ -62,9 +64,12 @@ def demo_sources(server, relative_paths):
     """
     sources = []
     for relative_path in relative_paths:
-        name = _("Demo: %(file)s") % {"file": relative_path}
-        source = Source.objects.filter(name=name).first()
+        # Found by the file's path on any earlier port, not by its name,
+        # which is translated and so differs between languages.
+        earlier = r"^http://127\.0\.0\.1:[0-9]+/" + re.escape(quote(relative_path)) + "$"
+        source = Source.objects.filter(url__regex=earlier).first()
         if source is None:
+            name = _("Demo: %(file)s") % {"file": relative_path}
             source = add_feed_source(server.url(relative_path), name=name)
         source.url = server.url(relative_path)
         source.enabled = False

@@ -49,7 +49,7 @@ class EntryData:
     )
 
 
-def normalize_entry(entry, feed_url):
+def normalize_entry(entry, feed_url, guid_scope=""):
     """Return EntryData for a feedparser entry of the feed at `feed_url`."""
     guid = _text(entry.get("id"))
     link = _absolute_url(_text(entry.get("link")), feed_url)
@@ -60,7 +60,7 @@ def normalize_entry(entry, feed_url):
     published_at = entry_published_at(entry)
 
     return EntryData(
-        identity=entry_identity(feed_url, guid, link, title, summary),
+        identity=entry_identity(guid_scope or feed_url, guid, link, title, summary),
         guid=_truncate("guid", guid),
         title=_truncate("title", title),
         link=_truncate("link", link),
@@ -72,10 +72,14 @@ def normalize_entry(entry, feed_url):
     )
 
 
-def entry_identity(feed_url, guid, link, title, summary):
-    """Return the deduplication key described on Article.identity."""
+def entry_identity(scope, guid, link, title, summary):
+    """Return the deduplication key described on Article.identity.
+
+    `scope` is the source's guid scope (a host name) or a feed URL, whose
+    host is then used.
+    """
     if guid:
-        parts = ("guid", _host(feed_url), guid)
+        parts = ("guid", _host(scope) if "/" in scope else scope.lower(), guid)
     elif link:
         parts = ("link", canonical_link(link), title)
     else:

@@ -229,7 +229,12 @@ def _fetch_and_store(run, source):
             status=SourceResult.Status.UNCHANGED, http_status=304, warning=notes
         )
 
-    feed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
+    feed = parse_feed(
+        fetched.content,
+        url=fetched.url,
+        content_type=fetched.content_type,
+        guid_scope=source.guid_scope,
+    )
     fill_original_urls(feed.entries)
     stored = store_entries(source, feed.entries, run)
 

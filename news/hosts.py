@@ -26,7 +26,12 @@ DEFAULT_WAIT = 60
 def host_of(url):
     """Return the host and port that a wait applies to, for example "example.com:443"."""
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        # An invalid port: the download rejects the URL as invalid_url, and
+        # the other sources of the run must still be grouped and fetched.
+        port = "invalid"
     return f"{(parts.hostname or '').lower()}:{port}"
 
 

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -11,6 +13,14 @@ class SourceQuerySet(models.QuerySet):
     def broken(self):
         """Sources that failed NEWS_SOURCE_MAX_FAILURES times or more in a row."""
         return self.filter(consecutive_failures__gte=settings.NEWS_SOURCE_MAX_FAILURES)
+
+
+def guid_scope_of(url):
+    """Return the lower-case host name of `url`, or "" when it has none."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 class Source(models.Model):
@@ -57,6 +67,10 @@ class Source(models.Model):
     gn_gl = models.CharField(_("region (gl)"), max_length=10, blank=True)
     gn_ceid = models.CharField(_("edition (ceid)"), max_length=30, blank=True)
 
+    # The host that scopes this source's guids in Article.identity, set from
+    # the first URL and kept when the feed moves, so a redirect to another
+    # host name does not store every article again.
+    guid_scope = models.CharField(_("guid scope"), max_length=255, blank=True, editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -90,6 +104,10 @@ class Source(models.Model):
     def save(self, *args, **kwargs):
         if self.kind == self.Kind.GOOGLE_NEWS:
             self.url = self.build_google_news_url()
+        if not self.guid_scope:
+            self.guid_scope = guid_scope_of(self.url)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "guid_scope"}
         super().save(*args, **kwargs)
 
     def build_google_news_url(self):

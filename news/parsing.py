@@ -31,7 +31,7 @@ class ParsedFeed:
     warnings: MessageList = field(default_factory=MessageList)
 
 
-def parse_feed(content, *, url, content_type=""):
+def parse_feed(content, *, url, content_type="", guid_scope=""):
     """Parse `content` (bytes) fetched from `url` and return a ParsedFeed.
 
     Raises FetchError(NOT_A_FEED) when the bytes are not RSS or Atom. A feed
@@ -69,7 +69,7 @@ def parse_feed(content, *, url, content_type=""):
             )
         )
 
-    entries = [normalize_entry(entry, url) for entry in parsed.entries]
+    entries = [normalize_entry(entry, url, guid_scope) for entry in parsed.entries]
     feed_title = (parsed.get("feed") or {}).get("title", "")
     return ParsedFeed(title=feed_title, version=version, entries=entries, warnings=warnings)
 

@@ -77,7 +77,9 @@ def add_default_sources():
 def validate_feed_url(url):
     try:
         URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
+        # URLValidator accepts any number of port digits.
+        urlsplit(url).port
+    except (ValidationError, ValueError):
         raise SourceError(
             _("%(url)r is not a valid feed URL. Give a full http:// or https:// address.")
             % {"url": url},
@@ -85,20 +87,32 @@ def validate_feed_url(url):
         ) from None
 
 
-def canonical_feed_url(url):
-    """Return `url` with its scheme and host in lower case.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    Both are case-insensitive, so the duplicate check then catches URLs that
-    differ only in their case. The path and query keep their case, because
-    servers may treat them as case-sensitive. A URL that cannot be split is returned unchanged for
-    validate_feed_url() to reject.
+
+def canonical_feed_url(url):
+    """Return `url` in the one spelling that the duplicate check compares.
+
+    The scheme and host are case-insensitive, so they are lower-cased; a
+    trailing dot after the host, the scheme's default port and the fragment
+    name the same resource, so they are dropped. The path and query keep
+    their case, because servers may treat them as case-sensitive. A URL that
+    cannot be split is returned unchanged for validate_feed_url() to reject.
     """
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return url
-    userinfo, at, host = parts.netloc.rpartition("@")
-    return parts._replace(scheme=parts.scheme.lower(), netloc=f"{userinfo}{at}{host.lower()}").geturl()
+    scheme = parts.scheme.lower()
+    userinfo, at, host_and_port = parts.netloc.rpartition("@")
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{userinfo}{at}{host}"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    return parts._replace(scheme=scheme, netloc=netloc, fragment="").geturl()
 
 
 def validate_lengths(source):

@@ -21,10 +21,10 @@ class Command(BaseCommand):
         )
         group = parser.add_mutually_exclusive_group()
         group.add_argument(
-            "--topic", default="", help=_("Google News section such as BUSINESS, or a topic id.")
+            "--topic", help=_("Google News section such as BUSINESS, or a topic id.")
         )
-        group.add_argument("--search", default="", help=_("Google News search query."))
-        group.add_argument("--geo", default="", help=_("Google News location, such as Taipei."))
+        group.add_argument("--search", help=_("Google News search query."))
+        group.add_argument("--geo", help=_("Google News location, such as Taipei."))
         parser.add_argument(
             "--when",
             default="",
@@ -50,25 +50,28 @@ class Command(BaseCommand):
         if not options["google_news"]:
             if not options["url"]:
                 raise SourceError(_("Give a feed URL, or --google-news for a Google News feed."))
-            if options["topic"] or options["search"] or options["geo"] or options["when"]:
+            google_news_parts = (options["topic"], options["search"], options["geo"])
+            if any(part is not None for part in google_news_parts) or options["when"]:
                 raise SourceError(
                     _("--topic, --search, --geo and --when need --google-news.")
                 )
             return add_feed_source(options["url"], name=options["name"])
         if options["url"]:
             raise SourceError(_("Give either a URL or --google-news, not both."))
-        if options["topic"]:
+        # An option given with an empty value still picks its feed type, so
+        # `--search ""` is rejected as an empty search, not read as top stories.
+        if options["topic"] is not None:
             mode, query = "topic", ""
-        elif options["search"]:
+        elif options["search"] is not None:
             mode, query = "search", options["search"]
-        elif options["geo"]:
+        elif options["geo"] is not None:
             mode, query = "geo", options["geo"]
         else:
             mode, query = "top", ""
         return add_google_news_source(
             name=options["name"],
             mode=mode,
-            topic=options["topic"],
+            topic=options["topic"] or "",
             query=query,
             when=options["when"],
             hl=options["hl"],

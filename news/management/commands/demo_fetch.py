@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from news.demo import FeedFileServer, demo_sources, feed_files
+from news.sources import SourceError
 
 # Any free port: each demo stores the URL it serves from.
 DEFAULT_PORT = 0
@@ -48,7 +49,10 @@ class Command(BaseCommand):
                 returncode=2,
             ) from None
         with server:
-            sources = demo_sources(server, files)
+            try:
+                sources = demo_sources(server, files)
+            except SourceError as exc:
+                raise CommandError(str(exc), returncode=2) from None
             arguments = []
             for source in sources:
                 arguments += ["--source", source.name]

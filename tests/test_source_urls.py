@@ -1,4 +1,4 @@
-"""Failing tests for sources whose URL passes the checks but breaks a fetch or duplicates another."""
+"""Source URLs that pass the checks must not break a fetch or duplicate another source."""
 
 from io import StringIO
 
@@ -24,7 +24,9 @@ def run_command(*args):
 
 
 @pytest.fixture
-def good_and_bad_port_sources(feed_server, make_source):
+def good_and_bad_port_sources(transactional_db, feed_server, make_source):
+    # Two hosts are fetched on pool threads with their own connections, so
+    # the rows must be committed for them to see.
     url = feed_server.add("/news.xml", rss(item("p1", "台北捷運新路線通車")))
     good = make_source(url, name="正常來源")
     bad = make_source(OUT_OF_RANGE_PORT_URL, name="錯誤連接埠")

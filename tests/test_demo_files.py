@@ -1,4 +1,4 @@
-"""Failing tests for demo_fetch on feed folders that a user may point DEMO_FEEDS at."""
+"""demo_fetch on feed folders that a user may point DEMO_FEEDS at."""
 
 from io import StringIO
 
@@ -25,7 +25,7 @@ def test_demo_fetch_serves_file_name_with_space(db, tmp_path):
 
 
 def test_demo_fetch_in_two_languages_reuses_its_source(db, tmp_path):
-    # demo_sources looks a source up by its translated name, so a second language adds a copy.
+    # The source name is translated, so the demo must not look its sources up by name.
     (tmp_path / "taiwan.xml").write_bytes(rss(item("t1", "示範新聞")))
     run_demo(tmp_path, language="en")
     run_demo(tmp_path, language="zh-hant")

@@ -1,4 +1,4 @@
-"""Failing tests for articles stored twice after their feed moves to another host name."""
+"""A feed that moves to another host name keeps one article per guid."""
 
 import pytest
 
