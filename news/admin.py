@@ -22,6 +22,7 @@ from news.admin_lookups import CheckedLookupsMixin
 from news.charts import build_run_chart, recent_runs
 from news.forms import SourceForm
 from news.models import Article, ErrorCode, FetchRun, Source, SourceResult
+from news.sources import NO_ENABLED_SOURCES_MESSAGE
 from news.triggers import AlreadyRunning, QueueUnavailable, release_stale_lock, start_fetch
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def start_fetch_from_admin(request, sources=None):
     messages.success(
         request, _with_run_link(_("%(run)s was queued. Its page shows the progress."), run)
     )
+    if sources is None and not Source.objects.filter(enabled=True).exists():
+        messages.warning(request, NO_ENABLED_SOURCES_MESSAGE)
     return run
 
 

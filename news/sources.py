@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from news import google_news
 from news.models import Source
@@ -22,6 +23,13 @@ DEFAULT_SOURCES = [
 
 # The Google News URL grows with these parts, so a too-long URL names them.
 GOOGLE_NEWS_URL_PARTS = ("gn_query", "gn_topic")
+
+
+NO_ENABLED_SOURCES_MESSAGE = gettext_lazy(
+    "No source is enabled, so the run fetched nothing. Add one with add_source or "
+    "enable one on the admin's source list (make demo's sources stay disabled: run "
+    "make demo again to fetch them)."
+)
 
 
 class SourceError(ValueError):

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from news import locking
 from news.models import FetchRun
+from news.sources import NO_ENABLED_SOURCES_MESSAGE
 from tests.test_triggers import closed_port_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +21,8 @@ def message_texts(response):
     return [str(message) for message in response.context["messages"]]
 
 
-def test_fetch_now_queues_run_and_shows_it(editor_client, editor, fetch_queue):
+def test_fetch_now_queues_run_and_shows_it(editor_client, editor, fetch_queue, make_source):
+    make_source("https://news.example.tw/feed.xml")
     response = editor_client.post(FETCH_NOW_URL, {"next": ARTICLES_URL}, follow=True)
     run = FetchRun.objects.get()
     assert response.redirect_chain[-1][0] == reverse("admin:news_fetchrun_change", args=[run.pk])
@@ -120,3 +122,8 @@ def test_editor_cannot_release_lock(editor_client, dead_run_holding_lock):
     response = editor_client.post(RELEASE_URL)
     assert response.status_code == 403
     assert locking.lock_holder().run_id == dead_run_holding_lock.pk
+
+
+def test_fetch_now_warns_without_enabled_sources(editor_client, fetch_queue):
+    response = editor_client.post(FETCH_NOW_URL, follow=True)
+    assert str(NO_ENABLED_SOURCES_MESSAGE) in message_texts(response)

@@ -136,3 +136,8 @@ def test_compile_translations_reports_up_to_date_catalogs(language, expected):
     with translation.override(language):
         call_command("compile_translations", stdout=out)
     assert expected in out.getvalue()
+
+
+def test_fetch_news_warns_without_enabled_sources(db):
+    output = run_command("fetch_news")
+    assert "No source is enabled" in output

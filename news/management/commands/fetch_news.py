@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from news.embedded_redis import running_if_embedded
+from news.sources import NO_ENABLED_SOURCES_MESSAGE
 from news.jobs import LockLost, execute_run
 from news.models import FetchRun, Source, SourceResult
 from news.triggers import AlreadyRunning, QueueUnavailable, create_locked_run, start_fetch
@@ -85,6 +86,8 @@ class Command(BaseCommand):
                 "updated": run.articles_updated,
             }
         )
+        if run.sources_total == 0:
+            self.stdout.write(self.style.WARNING(NO_ENABLED_SOURCES_MESSAGE))
         if run.sources_failed:
             raise CommandError(
                 _("%(failed)d of %(total)d sources failed; see the lines above.")
