@@ -60,7 +60,7 @@ def normalize_entry(entry, feed_url, guid_scope=""):
     published_at = entry_published_at(entry)
 
     return EntryData(
-        identity=entry_identity(guid_scope or feed_url, guid, link, title, summary),
+        identity=entry_identity(guid_scope or _host(feed_url), guid, link, title, summary),
         guid=_truncate("guid", guid),
         title=_truncate("title", title),
         link=_truncate("link", link),
@@ -75,11 +75,11 @@ def normalize_entry(entry, feed_url, guid_scope=""):
 def entry_identity(scope, guid, link, title, summary):
     """Return the deduplication key described on Article.identity.
 
-    `scope` is the source's guid scope (a host name) or a feed URL, whose
-    host is then used.
+    `scope` is the host name that scopes the guid: the source's guid scope,
+    or the feed's host for a source that has none.
     """
     if guid:
-        parts = ("guid", _host(scope) if "/" in scope else scope.lower(), guid)
+        parts = ("guid", scope.lower(), guid)
     elif link:
         parts = ("link", canonical_link(link), title)
     else:

@@ -253,7 +253,7 @@ class FetchRun(models.Model):
 
 
 class ErrorCode(models.TextChoices):
-    """Why a source failed, from a small fixed set the admin can filter on."""
+    """Reason a source failed, from a small fixed set that the admin can filter on."""
 
     TIMEOUT = "timeout", _("Timed out")
     CONNECTION_REFUSED = "connection_refused", _("Connection refused")

@@ -12,7 +12,7 @@ from news.messages import Message, MessageList
 from news.models import ErrorCode
 
 # feedparser sets bozo for this when the HTTP charset and the XML declaration
-# disagree; it then decodes correctly anyway, so it is not worth a warning.
+# disagree. It still decodes correctly, so the flag is not worth a warning.
 HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
 
 # Entity declarations in a DOCTYPE are how "billion laughs" expansion and
@@ -44,11 +44,11 @@ def parse_feed(content, *, url, content_type="", guid_scope=""):
     content, removed_entities = remove_entity_declarations(content)
 
     # feedparser gets bytes and the Content-Type header, never a URL and
-    # never decoded text: it picks the encoding from the BOM, the header and
-    # the XML declaration, which decoding first would throw away. The feed
-    # URL is not passed as Content-Location because feedparser would then
-    # rewrite plain guids such as "42" into URLs; relative links are resolved
-    # in normalize_entry instead.
+    # never decoded text, because it picks the encoding from the BOM, the
+    # header and the XML declaration, which decoding first would throw away.
+    # The feed URL is not passed as Content-Location, because feedparser
+    # would then rewrite plain guids such as "42" into URLs. Relative links
+    # are resolved in normalize_entry instead.
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(content, response_headers=headers)
 
